@@ -1,0 +1,227 @@
+package cloudevent
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/courier-otel/courier/internal/jsonpdata"
+)
+
+// Reason classifies why an event was rejected, for metrics and logs.
+type Reason string
+
+// Rejection reasons. The strings are stable: they label metrics.
+const (
+	ReasonNotJSON          Reason = "not_json"
+	ReasonNotObject        Reason = "not_object"
+	ReasonMissingAttribute Reason = "missing_attribute"
+	ReasonSpecVersion      Reason = "unsupported_specversion"
+	ReasonInvalidAttribute Reason = "invalid_attribute"
+	ReasonDataConflict     Reason = "data_and_data_base64"
+	ReasonInvalidBase64    Reason = "invalid_data_base64"
+)
+
+// Error is a rejected event: the reason and a message a user can act on.
+type Error struct {
+	Reason Reason
+	Msg    string
+	Err    error // the underlying error, if any
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of an error from this package, or "".
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+func errorf(reason Reason, err error, format string, args ...any) *Error {
+	return &Error{Reason: reason, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
+// Decoder decodes JSON CloudEvents into log records. It keeps scratch state
+// between calls; use one per goroutine.
+type Decoder struct {
+	r jsonpdata.Reader
+}
+
+// Decode decodes one JSON event (a log line, a request body) into lr, which
+// should be empty. On error lr holds a partial event and should be discarded;
+// the error is an *Error.
+func (d *Decoder) Decode(b []byte, lr plog.LogRecord) error {
+	r := &d.r
+	r.Reset(b)
+	if r.Peek() != '{' {
+		if err := r.Skip(); err != nil {
+			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+		}
+		if err := r.End(); err != nil {
+			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+		}
+		return errorf(ReasonNotObject, nil, "not a JSON object")
+	}
+	if err := d.members(lr); err != nil {
+		return err
+	}
+	if err := r.End(); err != nil {
+		return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+	}
+	return check(lr)
+}
+
+// members reads the top-level object into lr.
+func (d *Decoder) members(lr plog.LogRecord) error {
+	r := &d.r
+	attrs := lr.Attributes()
+	attrs.EnsureCapacity(10)
+	var hasData, hasBase64 bool
+	_ = r.Consume('{')
+	for first := true; ; first = false {
+		more, err := r.NextMember(first)
+		if err != nil {
+			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+		}
+		if !more {
+			return nil
+		}
+		name, err := r.Key()
+		if err != nil {
+			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+		}
+		switch name {
+		case "data":
+			if hasBase64 {
+				return errorf(ReasonDataConflict, nil, "both data and data_base64 are present")
+			}
+			hasData = true
+			if err := r.Value(lr.Body()); err != nil {
+				return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+			}
+			if body := lr.Body(); body.Type() == pcommon.ValueTypeBytes {
+				// A bare number beyond int64: Body bytes would mean data_base64.
+				f, err := strconv.ParseFloat(string(body.Bytes().AsRaw()), 64)
+				if err != nil {
+					return errorf(ReasonInvalidAttribute, err, "data: number out of range")
+				}
+				body.SetDouble(f)
+			}
+		case "data_base64":
+			if hasData {
+				return errorf(ReasonDataConflict, nil, "both data and data_base64 are present")
+			}
+			hasBase64 = true
+			s, err := d.stringMember(name)
+			if err != nil {
+				return err
+			}
+			raw, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return errorf(ReasonInvalidBase64, err, "data_base64: %v", err)
+			}
+			lr.Body().SetEmptyBytes().FromRaw(raw)
+		case "id":
+			// Omniverse may print a uint64 id as a bare number; CloudEvents
+			// ids are strings, so keep its text.
+			if c := r.Peek(); c == '-' || ('0' <= c && c <= '9') {
+				n, err := r.NumberText()
+				if err != nil {
+					return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+				}
+				if !isInteger(n) {
+					return errorf(ReasonInvalidAttribute, nil, "id: a number id must be a non-negative integer, not %s", n)
+				}
+				attrs.PutStr(AttrID, n)
+				continue
+			}
+			fallthrough
+		case "source", "specversion", "type", "subject", "dataschema", "datacontenttype":
+			s, err := d.stringMember(name)
+			if err != nil {
+				return err
+			}
+			attrs.PutStr(attrKey(name), s)
+			if name == "type" {
+				lr.SetEventName(s)
+			}
+		case "time":
+			s, err := d.stringMember(name)
+			if err != nil {
+				return err
+			}
+			t, err := parseTime(s)
+			if err != nil {
+				return errorf(ReasonInvalidAttribute, err, "time %q is not RFC 3339: %v", s, err)
+			}
+			lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
+			attrs.PutStr(AttrTime, s)
+		case "spec_version":
+			return errorf(ReasonInvalidAttribute, nil, "member spec_version would collide with specversion")
+		default:
+			if err := r.Value(attrs.PutEmpty(AttrPrefix + name)); err != nil {
+				return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+			}
+		}
+	}
+}
+
+func (d *Decoder) stringMember(name string) (string, error) {
+	c := d.r.Peek()
+	s, err := d.r.String()
+	if err == nil {
+		return s, nil
+	}
+	if c == '"' {
+		return "", errorf(ReasonNotJSON, err, "not JSON: %v", err)
+	}
+	if err := d.r.Skip(); err != nil {
+		return "", errorf(ReasonNotJSON, err, "not JSON: %v", err)
+	}
+	return "", errorf(ReasonInvalidAttribute, nil, "%s must be a string", name)
+}
+
+// check enforces the required attributes once all members are read.
+func check(lr plog.LogRecord) error {
+	attrs := lr.Attributes()
+	sv, ok := attrs.Get(AttrSpecVersion)
+	if !ok {
+		return errorf(ReasonMissingAttribute, nil, "missing required attribute specversion")
+	}
+	if sv.Str() != SpecVersion {
+		return errorf(ReasonSpecVersion, nil, "specversion %q is not supported (want %q)", sv.Str(), SpecVersion)
+	}
+	for _, a := range [...]struct{ key, name string }{{AttrID, "id"}, {AttrSource, "source"}, {AttrType, "type"}} {
+		if v, ok := attrs.Get(a.key); !ok || v.Str() == "" {
+			return errorf(ReasonMissingAttribute, nil, "missing required attribute %s", a.name)
+		}
+	}
+	return nil
+}
+
+func isInteger(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTime parses RFC 3339 time stamps. The fixed-layout fast path covers
+// what Omniverse and NVSentinel write; anything else goes through time.Parse.
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
