@@ -187,7 +187,7 @@ func TestDepthLimit(t *testing.T) {
 	}
 }
 
-func TestReaderDoesNotAliasInput(t *testing.T) {
+func TestParserDoesNotAliasInput(t *testing.T) {
 	in := []byte(`{"k":"value"}`)
 	v := pcommon.NewValueEmpty()
 	if err := Decode(in, v); err != nil {

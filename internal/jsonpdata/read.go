@@ -2,11 +2,12 @@
 // without losing information.
 //
 // It exists because the general JSON libraries either decode into Go
-// interfaces first (two passes, ~100 allocations for a 700-byte event) or
-// tokenize too slowly for the structured-log hot path (jsontext: ~2.3 µs per
-// 700-byte event just to tokenize). Reader builds pcommon values directly and
-// slices strings out of one copy of the input, so an event costs one string
-// allocation plus the pdata nodes themselves.
+// interfaces first (two allocating passes, ~100 allocations for a 700-byte
+// event) or tokenize too slowly for the structured-log hot path (jsontext:
+// ~2.3 µs per 700-byte event just to tokenize). Parser validates the whole
+// text into a flat tape of tokens, reused between calls, and then builds
+// pcommon values from it with every map and slice allocated at its final
+// size; strings are sliced out of one copy of the input.
 //
 // Numbers: an integer that fits int64 becomes an Int, any other number a
 // Double. An integer literal outside the int64 range (a uint64 id, say) or a
@@ -21,8 +22,8 @@
 package jsonpdata
 
 import (
-	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -34,6 +35,9 @@ import (
 // MaxDepth bounds the nesting of arrays and objects (as encoding/json does).
 const MaxDepth = 10000
 
+// maxInput keeps token offsets in int32.
+const maxInput = math.MaxInt32
+
 // SyntaxError reports malformed JSON and where it was found.
 type SyntaxError struct {
 	Offset int // byte offset of the problem in the input
@@ -44,188 +48,293 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
 }
 
-// ErrDepth is returned (wrapped in a SyntaxError message) when nesting exceeds MaxDepth.
-var ErrDepth = errors.New("exceeded max nesting depth")
+// Kind is the JSON type of a Node.
+type Kind byte
 
-// Reader reads JSON tokens and values from one input. The zero value is ready
-// after Reset. A Reader is not safe for concurrent use; reuse one per goroutine.
-type Reader struct {
-	b     []byte // the input
-	s     string // one copy of the input; unescaped strings are sliced from it
+// Node kinds.
+const (
+	Null Kind = iota
+	Bool
+	Number
+	String
+	Array
+	Object
+)
+
+// Token kinds on the tape.
+const (
+	tokNull    byte = iota
+	tokTrue         // true
+	tokFalse        // false
+	tokInt          // integer literal
+	tokNumber       // number with a fraction or an exponent
+	tokString       // string that can be sliced from the input as it is
+	tokEscaped      // string with escapes or invalid UTF-8
+	tokArray
+	tokObject
+)
+
+// token is one value on the tape. Object members are a string token (the
+// name) followed by the value's tokens.
+type token struct {
+	kind  byte
+	start int32 // text offset (strings: after the opening quote)
+	end   int32 // text end; for containers the index of the token after it
+	count int32 // containers: number of members or elements
+}
+
+// Parser parses JSON texts. It keeps its tape between calls; use one per
+// goroutine. Nodes it returns are valid until the next Parse.
+type Parser struct {
+	b     []byte
+	s     string // one copy of the input; strings are sliced from it
+	toks  []token
 	pos   int
 	depth int
 }
 
-// Reset starts reading b. The Reader copies b once into a string, so values it
-// returns never alias b and b may be reused by the caller.
-func (r *Reader) Reset(b []byte) {
-	r.s = string(b)
-	r.b = b
-	r.pos = 0
-	r.depth = 0
+// Parse validates b as exactly one JSON value (surrounded by optional white
+// space) and returns its root. The Parser copies b once, so values built
+// from it never alias b.
+func (p *Parser) Parse(b []byte) (Node, error) {
+	if len(b) > maxInput {
+		return Node{}, &SyntaxError{Msg: "input too large"}
+	}
+	p.b, p.s, p.pos, p.depth = b, string(b), 0, 0
+	p.toks = p.toks[:0]
+	if err := p.value(); err != nil {
+		return Node{}, err
+	}
+	p.skipSpace()
+	if p.pos != len(b) {
+		return Node{}, p.errorf("unexpected %q after top-level value", b[p.pos])
+	}
+	return Node{p: p, i: 0}, nil
 }
 
-// Offset is the current byte offset in the input.
-func (r *Reader) Offset() int { return r.pos }
-
-func (r *Reader) errorf(format string, args ...any) error {
-	return &SyntaxError{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
+func (p *Parser) errorf(format string, args ...any) error {
+	return &SyntaxError{Offset: p.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (r *Reader) skipSpace() {
-	for r.pos < len(r.b) {
-		switch r.b[r.pos] {
+func (p *Parser) unexpected(want string) error {
+	if p.pos >= len(p.b) {
+		return p.errorf("unexpected end of input, want %s", want)
+	}
+	return p.errorf("unexpected %q, want %s", p.b[p.pos], want)
+}
+
+func (p *Parser) skipSpace() {
+	for p.pos < len(p.b) {
+		switch p.b[p.pos] {
 		case ' ', '\t', '\n', '\r':
-			r.pos++
+			p.pos++
 		default:
 			return
 		}
 	}
 }
 
-// Peek skips white space and returns the next byte, or 0 at the end of input.
-func (r *Reader) Peek() byte {
-	r.skipSpace()
-	if r.pos < len(r.b) {
-		return r.b[r.pos]
-	}
-	return 0
+func (p *Parser) push(kind byte, start, end int) {
+	p.toks = append(p.toks, token{kind: kind, start: int32(start), end: int32(end)})
 }
 
-// Consume skips white space and consumes c, or fails.
-func (r *Reader) Consume(c byte) error {
-	if r.Peek() != c {
-		if r.pos >= len(r.b) {
-			return r.errorf("unexpected end of input, want %q", c)
-		}
-		return r.errorf("unexpected %q, want %q", r.b[r.pos], c)
+func (p *Parser) value() error {
+	p.skipSpace()
+	if p.pos >= len(p.b) {
+		return p.unexpected("a JSON value")
 	}
-	r.pos++
+	switch c := p.b[p.pos]; c {
+	case '"':
+		return p.str()
+	case '{':
+		return p.object()
+	case '[':
+		return p.array()
+	case 't':
+		return p.literal("true", tokTrue)
+	case 'f':
+		return p.literal("false", tokFalse)
+	case 'n':
+		return p.literal("null", tokNull)
+	default:
+		if c == '-' || ('0' <= c && c <= '9') {
+			start := p.pos
+			end, _, integer, msg := scanNumber(p.b, start)
+			p.pos = end
+			if msg != "" {
+				return p.errorf("%s", msg)
+			}
+			kind := tokNumber
+			if integer {
+				kind = tokInt
+			}
+			p.push(kind, start, end)
+			return nil
+		}
+		return p.unexpected("a JSON value")
+	}
+}
+
+func (p *Parser) literal(lit string, kind byte) error {
+	if len(p.b)-p.pos < len(lit) || p.s[p.pos:p.pos+len(lit)] != lit {
+		return p.errorf("invalid literal, want %s", lit)
+	}
+	p.push(kind, p.pos, p.pos+len(lit))
+	p.pos += len(lit)
 	return nil
 }
 
-// End fails unless only white space is left.
-func (r *Reader) End() error {
-	r.skipSpace()
-	if r.pos != len(r.b) {
-		return r.errorf("unexpected %q after top-level value", r.b[r.pos])
+func (p *Parser) enter() error {
+	p.depth++
+	if p.depth > MaxDepth {
+		return p.errorf("exceeded max nesting depth %d", MaxDepth)
 	}
 	return nil
 }
 
-// NextMember advances inside an object: first reports whether this is the
-// first member (just after '{'). It consumes the ',' between members and the
-// closing '}', returning more=false when the object ends.
-func (r *Reader) NextMember(first bool) (more bool, err error) {
-	c := r.Peek()
-	if c == '}' {
-		r.pos++
-		return false, nil
+// container closes the container token at index i holding n items.
+func (p *Parser) container(i, n int) {
+	p.toks[i].end = int32(len(p.toks))
+	p.toks[i].count = int32(n)
+	p.depth--
+}
+
+func (p *Parser) object() error {
+	if err := p.enter(); err != nil {
+		return err
 	}
-	if !first {
-		if c != ',' {
-			return false, r.unexpected("',' or '}'")
+	i := len(p.toks)
+	p.push(tokObject, p.pos, 0)
+	p.pos++ // '{'
+	p.skipSpace()
+	if p.pos < len(p.b) && p.b[p.pos] == '}' {
+		p.pos++
+		p.container(i, 0)
+		return nil
+	}
+	for n := 1; ; n++ {
+		p.skipSpace()
+		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
+			return p.unexpected("string (member name)")
 		}
-		r.pos++
+		if err := p.str(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.b) || p.b[p.pos] != ':' {
+			return p.unexpected("':'")
+		}
+		p.pos++
+		if err := p.value(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.pos < len(p.b) {
+			switch p.b[p.pos] {
+			case ',':
+				p.pos++
+				continue
+			case '}':
+				p.pos++
+				p.container(i, n)
+				return nil
+			}
+		}
+		return p.unexpected("',' or '}'")
 	}
-	return true, nil
 }
 
-// Key reads an object member name and the ':' after it.
-func (r *Reader) Key() (string, error) {
-	if r.Peek() != '"' {
-		return "", r.unexpected("string (member name)")
+func (p *Parser) array() error {
+	if err := p.enter(); err != nil {
+		return err
 	}
-	k, err := r.readString()
-	if err != nil {
-		return "", err
+	i := len(p.toks)
+	p.push(tokArray, p.pos, 0)
+	p.pos++ // '['
+	p.skipSpace()
+	if p.pos < len(p.b) && p.b[p.pos] == ']' {
+		p.pos++
+		p.container(i, 0)
+		return nil
 	}
-	return k, r.Consume(':')
+	for n := 1; ; n++ {
+		if err := p.value(); err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.pos < len(p.b) {
+			switch p.b[p.pos] {
+			case ',':
+				p.pos++
+				continue
+			case ']':
+				p.pos++
+				p.container(i, n)
+				return nil
+			}
+		}
+		return p.unexpected("',' or ']'")
+	}
 }
 
-// String reads a JSON string value.
-func (r *Reader) String() (string, error) {
-	if r.Peek() != '"' {
-		return "", r.unexpected("string")
-	}
-	return r.readString()
-}
-
-func (r *Reader) unexpected(want string) error {
-	if r.pos >= len(r.b) {
-		return r.errorf("unexpected end of input, want %s", want)
-	}
-	return r.errorf("unexpected %q, want %s", r.b[r.pos], want)
-}
-
-// readString reads the string starting at r.b[r.pos] == '"'.
-func (r *Reader) readString() (string, error) {
-	start := r.pos + 1
-	i := start
-	for i < len(r.b) {
-		c := r.b[i]
+// str validates the string at p.b[p.pos] == '"' and records whether it can
+// be sliced as it is (ASCII or valid UTF-8 without escapes).
+func (p *Parser) str() error {
+	start := p.pos + 1
+	kind := tokString
+	for i := start; i < len(p.b); {
+		c := p.b[i]
 		switch {
 		case c == '"':
-			r.pos = i + 1
-			return r.s[start:i], nil
-		case c == '\\' || c >= utf8.RuneSelf:
-			return r.readStringSlow(start)
+			p.push(kind, start, i)
+			p.pos = i + 1
+			return nil
 		case c < 0x20:
-			r.pos = i
-			return "", r.errorf("control character %#02x in string", c)
-		}
-		i++
-	}
-	r.pos = len(r.b)
-	return "", r.errorf("unterminated string")
-}
-
-// readStringSlow handles escapes and non-ASCII text from start on. Valid UTF-8
-// without escapes is still sliced; anything else is rebuilt.
-func (r *Reader) readStringSlow(start int) (string, error) {
-	var buf []byte // nil while the text can be sliced as it is
-	i := start
-	for i < len(r.b) {
-		c := r.b[i]
-		switch {
-		case c == '"':
-			r.pos = i + 1
-			if buf == nil {
-				return r.s[start:i], nil
+			p.pos = i
+			return p.errorf("control character %#02x in string", c)
+		case c == '\\':
+			kind = tokEscaped
+			if i+1 >= len(p.b) {
+				i++
+				continue
 			}
-			return string(buf), nil
-		case c < 0x20:
-			r.pos = i
-			return "", r.errorf("control character %#02x in string", c)
-		case c < utf8.RuneSelf && c != '\\':
-			if buf != nil {
-				buf = append(buf, c)
-			}
-			i++
-		case c >= utf8.RuneSelf:
-			ru, size := utf8.DecodeRune(r.b[i:])
-			if ru == utf8.RuneError && size == 1 {
-				if buf == nil {
-					buf = append(make([]byte, 0, len(r.b)-start), r.b[start:i]...)
+			switch p.b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(p.b, i+2); !ok {
+					p.pos = i
+					return p.errorf("invalid \\u escape")
 				}
-				buf = utf8.AppendRune(buf, utf8.RuneError)
-			} else if buf != nil {
-				buf = append(buf, r.b[i:i+size]...)
+				i += 6
+			default:
+				p.pos = i
+				return p.errorf("invalid escape '\\%c'", p.b[i+1])
+			}
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(p.b[i:])
+			if r == utf8.RuneError && size == 1 {
+				kind = tokEscaped
 			}
 			i += size
-		default: // backslash
-			if buf == nil {
-				buf = append(make([]byte, 0, len(r.b)-start), r.b[start:i]...)
-			}
-			if i+1 >= len(r.b) {
-				r.pos = len(r.b)
-				return "", r.errorf("unterminated string")
-			}
-			esc := r.b[i+1]
+		default:
+			i++
+		}
+	}
+	p.pos = len(p.b)
+	return p.errorf("unterminated string")
+}
+
+// unescape decodes a validated string token's text.
+func unescape(b []byte) string {
+	buf := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c == '\\':
+			esc := b[i+1]
 			i += 2
 			switch esc {
-			case '"', '\\', '/':
-				buf = append(buf, esc)
 			case 'b':
 				buf = append(buf, '\b')
 			case 'f':
@@ -237,37 +346,44 @@ func (r *Reader) readStringSlow(start int) (string, error) {
 			case 't':
 				buf = append(buf, '\t')
 			case 'u':
-				r1, ok := hex4(r.b, i)
-				if !ok {
-					r.pos = i
-					return "", r.errorf("invalid \\u escape")
-				}
+				r1, _ := hex4(b, i)
 				i += 4
 				if utf16.IsSurrogate(r1) {
 					// A high surrogate followed by an escaped low one is one rune;
 					// anything else is replaced, as encoding/json does.
-					if r2, ok := hex4(r.b, i+2); ok && i+1 < len(r.b) && r.b[i] == '\\' && r.b[i+1] == 'u' {
-						if dec := utf16.DecodeRune(r1, r2); dec != utf8.RuneError {
-							buf = utf8.AppendRune(buf, dec)
-							i += 6
-							continue
+					if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+						if r2, ok := hex4(b, i+2); ok {
+							if dec := utf16.DecodeRune(r1, r2); dec != utf8.RuneError {
+								buf = utf8.AppendRune(buf, dec)
+								i += 6
+								continue
+							}
 						}
 					}
 					r1 = utf8.RuneError
 				}
 				buf = utf8.AppendRune(buf, r1)
-			default:
-				r.pos = i - 1
-				return "", r.errorf("invalid escape '\\%c'", esc)
+			default: // '"', '\\', '/'
+				buf = append(buf, esc)
 			}
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = utf8.AppendRune(buf, utf8.RuneError)
+			} else {
+				buf = append(buf, b[i:i+size]...)
+			}
+			i += size
+		default:
+			buf = append(buf, c)
+			i++
 		}
 	}
-	r.pos = len(r.b)
-	return "", r.errorf("unterminated string")
+	return string(buf)
 }
 
 func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
+	if i < 0 || i+4 > len(b) {
 		return 0, false
 	}
 	var v rune
@@ -285,111 +401,6 @@ func hex4(b []byte, i int) (rune, bool) {
 		v = v<<4 | rune(c)
 	}
 	return v, true
-}
-
-// Value reads one JSON value into v, replacing what v held.
-func (r *Reader) Value(v pcommon.Value) error {
-	switch c := r.Peek(); c {
-	case '"':
-		s, err := r.readString()
-		if err != nil {
-			return err
-		}
-		v.SetStr(s)
-	case '{':
-		return r.object(v.SetEmptyMap())
-	case '[':
-		return r.array(v.SetEmptySlice())
-	case 't':
-		if err := r.literal("true"); err != nil {
-			return err
-		}
-		v.SetBool(true)
-	case 'f':
-		if err := r.literal("false"); err != nil {
-			return err
-		}
-		v.SetBool(false)
-	case 'n':
-		if err := r.literal("null"); err != nil {
-			return err
-		}
-		_ = v.FromRaw(nil) // empties v without allocating
-	default:
-		if c == '-' || ('0' <= c && c <= '9') {
-			return r.number(v)
-		}
-		return r.unexpected("a JSON value")
-	}
-	return nil
-}
-
-func (r *Reader) literal(lit string) error {
-	if len(r.b)-r.pos < len(lit) || r.s[r.pos:r.pos+len(lit)] != lit {
-		return r.errorf("invalid literal, want %s", lit)
-	}
-	r.pos += len(lit)
-	return nil
-}
-
-func (r *Reader) enter() error {
-	r.depth++
-	if r.depth > MaxDepth {
-		return r.errorf("%v", ErrDepth)
-	}
-	return nil
-}
-
-func (r *Reader) object(m pcommon.Map) error {
-	if err := r.enter(); err != nil {
-		return err
-	}
-	r.pos++ // '{'
-	for first := true; ; first = false {
-		more, err := r.NextMember(first)
-		if err != nil {
-			return err
-		}
-		if !more {
-			r.depth--
-			return nil
-		}
-		k, err := r.Key()
-		if err != nil {
-			return err
-		}
-		// PutEmpty keeps one entry per key: a repeated member overwrites.
-		if err := r.Value(m.PutEmpty(k)); err != nil {
-			return err
-		}
-	}
-}
-
-func (r *Reader) array(s pcommon.Slice) error {
-	if err := r.enter(); err != nil {
-		return err
-	}
-	r.pos++ // '['
-	if r.Peek() == ']' {
-		r.pos++
-		r.depth--
-		return nil
-	}
-	for {
-		if err := r.Value(s.AppendEmpty()); err != nil {
-			return err
-		}
-		switch r.Peek() {
-		case ',':
-			r.pos++
-		case ']':
-			r.pos++
-			r.depth--
-			return nil
-		default:
-			return r.unexpected("',' or ']'")
-		}
-	}
 }
 
 // scanNumber scans -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? from b[i:]. It
@@ -439,72 +450,166 @@ func scanNumber(b []byte, i int) (end, digits int, integer bool, msg string) {
 	return i, digits, integer, ""
 }
 
-// number reads a number into v (see the package doc for the mapping).
-func (r *Reader) number(v pcommon.Value) error {
-	start := r.pos
-	end, digits, integer, msg := scanNumber(r.b, start)
-	r.pos = end
-	if msg != "" {
-		return r.errorf("%s", msg)
-	}
-	text := r.s[start:end]
-	if integer {
-		// Up to 18 digits always fit int64: accumulate without strconv.
-		if end-digits <= 18 {
-			var n int64
-			for _, c := range r.b[digits:end] {
-				n = n*10 + int64(c-'0')
-			}
-			if digits > start {
-				n = -n
-			}
-			v.SetInt(n)
-			return nil
-		}
-		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-			v.SetInt(n)
-			return nil
-		}
-	} else if f, err := strconv.ParseFloat(text, 64); err == nil {
-		v.SetDouble(f)
-		return nil
-	} else if !math.IsInf(f, 0) {
-		return r.errorf("invalid number %q", text)
-	}
-	// Beyond int64 or float64: keep the exact text (see package doc).
-	v.SetEmptyBytes().FromRaw([]byte(text))
-	return nil
-}
-
-// NumberText reads a number and returns its literal text.
-func (r *Reader) NumberText() (string, error) {
-	r.skipSpace()
-	start := r.pos
-	end, _, _, msg := scanNumber(r.b, start)
-	r.pos = end
-	if msg != "" {
-		return "", r.errorf("%s", msg)
-	}
-	return r.s[start:end], nil
-}
-
 // IsNumber reports whether b is exactly one JSON number.
 func IsNumber(b []byte) bool {
 	end, _, _, msg := scanNumber(b, 0)
 	return msg == "" && end == len(b)
 }
 
-// Skip reads and discards one value, checking its syntax.
-func (r *Reader) Skip() error {
-	return r.Value(pcommon.NewValueEmpty())
+// Node is one value of a parsed text.
+type Node struct {
+	p *Parser
+	i int
+}
+
+func (n Node) tok() token { return n.p.toks[n.i] }
+
+// Kind is the node's JSON type.
+func (n Node) Kind() Kind {
+	switch n.tok().kind {
+	case tokTrue, tokFalse:
+		return Bool
+	case tokInt, tokNumber:
+		return Number
+	case tokString, tokEscaped:
+		return String
+	case tokArray:
+		return Array
+	case tokObject:
+		return Object
+	}
+	return Null
+}
+
+// Str returns the value of a String node.
+func (n Node) Str() string {
+	t := n.tok()
+	if t.kind == tokEscaped {
+		return unescape(n.p.b[t.start:t.end])
+	}
+	return n.p.s[t.start:t.end]
+}
+
+// Text returns the literal text of a scalar node (a number's digits).
+func (n Node) Text() string {
+	t := n.tok()
+	return n.p.s[t.start:t.end]
+}
+
+// IsInteger reports whether a Number node has neither fraction nor exponent.
+func (n Node) IsInteger() bool { return n.tok().kind == tokInt }
+
+// next is the index of the token after this node and its contents.
+func (n Node) next() int {
+	t := n.tok()
+	if t.kind == tokArray || t.kind == tokObject {
+		return int(t.end)
+	}
+	return n.i + 1
+}
+
+// Members yields the name and value of each member of an Object node.
+func (n Node) Members() iter.Seq2[string, Node] {
+	return func(yield func(string, Node) bool) {
+		count := int(n.tok().count)
+		j := n.i + 1
+		for range count {
+			name := Node{n.p, j}
+			v := Node{n.p, j + 1}
+			if !yield(name.Str(), v) {
+				return
+			}
+			j = v.next()
+		}
+	}
+}
+
+// CopyTo stores the node's value in v, replacing what v held.
+func (n Node) CopyTo(v pcommon.Value) {
+	n.p.build(n.i, v)
+}
+
+// build stores token i and its contents in v and returns the next index.
+func (p *Parser) build(i int, v pcommon.Value) int {
+	t := p.toks[i]
+	switch t.kind {
+	case tokNull:
+		_ = v.FromRaw(nil) // empties v without allocating
+	case tokTrue:
+		v.SetBool(true)
+	case tokFalse:
+		v.SetBool(false)
+	case tokString:
+		v.SetStr(p.s[t.start:t.end])
+	case tokEscaped:
+		v.SetStr(unescape(p.b[t.start:t.end]))
+	case tokInt, tokNumber:
+		p.number(t, v)
+	case tokArray:
+		s := v.SetEmptySlice()
+		s.EnsureCapacity(int(t.count))
+		j := i + 1
+		for range t.count {
+			j = p.build(j, s.AppendEmpty())
+		}
+		return j
+	case tokObject:
+		m := v.SetEmptyMap()
+		m.EnsureCapacity(int(t.count))
+		j := i + 1
+		for range t.count {
+			k := p.toks[j]
+			name := p.s[k.start:k.end]
+			if k.kind == tokEscaped {
+				name = unescape(p.b[k.start:k.end])
+			}
+			// PutEmpty keeps one entry per name: a repeated member overwrites.
+			j = p.build(j+1, m.PutEmpty(name))
+		}
+		return j
+	}
+	return i + 1
+}
+
+// number stores a number token in v (see the package doc for the mapping).
+func (p *Parser) number(t token, v pcommon.Value) {
+	text := p.s[t.start:t.end]
+	if t.kind == tokInt {
+		digits := text
+		if digits[0] == '-' {
+			digits = digits[1:]
+		}
+		// Up to 18 digits always fit int64: accumulate without strconv.
+		if len(digits) <= 18 {
+			var n int64
+			for i := 0; i < len(digits); i++ {
+				n = n*10 + int64(digits[i]-'0')
+			}
+			if len(digits) != len(text) {
+				n = -n
+			}
+			v.SetInt(n)
+			return
+		}
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			v.SetInt(n)
+			return
+		}
+	} else if f, err := strconv.ParseFloat(text, 64); err == nil {
+		v.SetDouble(f)
+		return
+	}
+	// Beyond int64 or float64: keep the exact text (see package doc).
+	v.SetEmptyBytes().FromRaw([]byte(text))
 }
 
 // Decode parses b, which must hold exactly one JSON value, into v.
 func Decode(b []byte, v pcommon.Value) error {
-	var r Reader
-	r.Reset(b)
-	if err := r.Value(v); err != nil {
+	var p Parser
+	root, err := p.Parse(b)
+	if err != nil {
 		return err
 	}
-	return r.End()
+	root.CopyTo(v)
+	return nil
 }

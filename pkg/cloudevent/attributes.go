@@ -75,7 +75,7 @@ func attrKey(member string) string {
 // memberName returns the CloudEvent member name of an attribute key, and
 // false for attributes that are not part of the event.
 func memberName(key string) (string, bool) {
-	if len(key) <= len(AttrPrefix) || key[:len(AttrPrefix)] != AttrPrefix {
+	if len(key) < len(AttrPrefix) || key[:len(AttrPrefix)] != AttrPrefix {
 		return "", false
 	}
 	if key == AttrSpecVersion {

@@ -53,79 +53,54 @@ func errorf(reason Reason, err error, format string, args ...any) *Error {
 // Decoder decodes JSON CloudEvents into log records. It keeps scratch state
 // between calls; use one per goroutine.
 type Decoder struct {
-	r jsonpdata.Reader
+	p jsonpdata.Parser
 }
 
 // Decode decodes one JSON event (a log line, a request body) into lr, which
 // should be empty. On error lr holds a partial event and should be discarded;
 // the error is an *Error.
 func (d *Decoder) Decode(b []byte, lr plog.LogRecord) error {
-	r := &d.r
-	r.Reset(b)
-	if r.Peek() != '{' {
-		if err := r.Skip(); err != nil {
-			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-		}
-		if err := r.End(); err != nil {
-			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-		}
+	root, err := d.p.Parse(b)
+	if err != nil {
+		return errorf(ReasonNotJSON, err, "not JSON: %v", err)
+	}
+	if root.Kind() != jsonpdata.Object {
 		return errorf(ReasonNotObject, nil, "not a JSON object")
 	}
-	if err := d.members(lr); err != nil {
+	if err := members(root, lr); err != nil {
 		return err
-	}
-	if err := r.End(); err != nil {
-		return errorf(ReasonNotJSON, err, "not JSON: %v", err)
 	}
 	return check(lr)
 }
 
-// members reads the top-level object into lr.
-func (d *Decoder) members(lr plog.LogRecord) error {
-	r := &d.r
+// members maps the members of the event object to lr.
+func members(root jsonpdata.Node, lr plog.LogRecord) error {
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(10)
 	var hasData, hasBase64 bool
-	_ = r.Consume('{')
-	for first := true; ; first = false {
-		more, err := r.NextMember(first)
-		if err != nil {
-			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-		}
-		if !more {
-			return nil
-		}
-		name, err := r.Key()
-		if err != nil {
-			return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-		}
+	for name, v := range root.Members() {
 		switch name {
 		case "data":
 			if hasBase64 {
 				return errorf(ReasonDataConflict, nil, "both data and data_base64 are present")
 			}
 			hasData = true
-			if err := r.Value(lr.Body()); err != nil {
-				return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-			}
-			if body := lr.Body(); body.Type() == pcommon.ValueTypeBytes {
-				// A bare number beyond int64: Body bytes would mean data_base64.
-				f, err := strconv.ParseFloat(string(body.Bytes().AsRaw()), 64)
-				if err != nil {
-					return errorf(ReasonInvalidAttribute, err, "data: number out of range")
+			if v.Kind() == jsonpdata.Number {
+				if err := setNumberData(v, lr.Body()); err != nil {
+					return err
 				}
-				body.SetDouble(f)
+				continue
 			}
+			v.CopyTo(lr.Body())
 		case "data_base64":
 			if hasData {
 				return errorf(ReasonDataConflict, nil, "both data and data_base64 are present")
 			}
 			hasBase64 = true
-			s, err := d.stringMember(name)
-			if err != nil {
-				return err
+			if v.Kind() != jsonpdata.String {
+				return errorf(ReasonInvalidAttribute, nil, "data_base64 must be a string")
 			}
-			raw, err := base64.StdEncoding.DecodeString(s)
+			raw, err := base64.StdEncoding.DecodeString(v.Str())
 			if err != nil {
 				return errorf(ReasonInvalidBase64, err, "data_base64: %v", err)
 			}
@@ -133,61 +108,52 @@ func (d *Decoder) members(lr plog.LogRecord) error {
 		case "id":
 			// Omniverse may print a uint64 id as a bare number; CloudEvents
 			// ids are strings, so keep its text.
-			if c := r.Peek(); c == '-' || ('0' <= c && c <= '9') {
-				n, err := r.NumberText()
-				if err != nil {
-					return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-				}
-				if !isInteger(n) {
+			if v.Kind() == jsonpdata.Number {
+				if n := v.Text(); !isInteger(n) {
 					return errorf(ReasonInvalidAttribute, nil, "id: a number id must be a non-negative integer, not %s", n)
 				}
-				attrs.PutStr(AttrID, n)
+				attrs.PutStr(AttrID, v.Text())
 				continue
 			}
 			fallthrough
-		case "source", "specversion", "type", "subject", "dataschema", "datacontenttype":
-			s, err := d.stringMember(name)
-			if err != nil {
-				return err
+		case "source", "specversion", "type", "subject", "dataschema", "datacontenttype", "time":
+			if v.Kind() != jsonpdata.String {
+				return errorf(ReasonInvalidAttribute, nil, "%s must be a string", name)
+			}
+			s := v.Str()
+			switch name {
+			case "type":
+				lr.SetEventName(s)
+			case "time":
+				t, err := parseTime(s)
+				if err != nil {
+					return errorf(ReasonInvalidAttribute, err, "time %q is not RFC 3339: %v", s, err)
+				}
+				lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
 			}
 			attrs.PutStr(attrKey(name), s)
-			if name == "type" {
-				lr.SetEventName(s)
-			}
-		case "time":
-			s, err := d.stringMember(name)
-			if err != nil {
-				return err
-			}
-			t, err := parseTime(s)
-			if err != nil {
-				return errorf(ReasonInvalidAttribute, err, "time %q is not RFC 3339: %v", s, err)
-			}
-			lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
-			attrs.PutStr(AttrTime, s)
 		case "spec_version":
 			return errorf(ReasonInvalidAttribute, nil, "member spec_version would collide with specversion")
 		default:
-			if err := r.Value(attrs.PutEmpty(AttrPrefix + name)); err != nil {
-				return errorf(ReasonNotJSON, err, "not JSON: %v", err)
-			}
+			v.CopyTo(attrs.PutEmpty(AttrPrefix + name))
 		}
 	}
+	return nil
 }
 
-func (d *Decoder) stringMember(name string) (string, error) {
-	c := d.r.Peek()
-	s, err := d.r.String()
-	if err == nil {
-		return s, nil
+// setNumberData stores a bare number as the Body. One beyond int64 becomes a
+// Double: Body bytes would mean data_base64.
+func setNumberData(v jsonpdata.Node, body pcommon.Value) error {
+	v.CopyTo(body)
+	if body.Type() != pcommon.ValueTypeBytes {
+		return nil
 	}
-	if c == '"' {
-		return "", errorf(ReasonNotJSON, err, "not JSON: %v", err)
+	f, err := strconv.ParseFloat(v.Text(), 64)
+	if err != nil {
+		return errorf(ReasonInvalidAttribute, err, "data: number %s is out of range", v.Text())
 	}
-	if err := d.r.Skip(); err != nil {
-		return "", errorf(ReasonNotJSON, err, "not JSON: %v", err)
-	}
-	return "", errorf(ReasonInvalidAttribute, nil, "%s must be a string", name)
+	body.SetDouble(f)
+	return nil
 }
 
 // check enforces the required attributes once all members are read.
