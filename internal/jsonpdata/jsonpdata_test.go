@@ -146,7 +146,7 @@ func TestAppendString(t *testing.T) {
 		"<&>":                `"<&>"`,
 		"é中😀":                `"é中😀"`,
 		"a\xffb":             `"a\ufffdb"`,
-		"\u2028":             "\"\u2028\"",
+		"\u2028\u2029":       `"\u2028\u2029"`,
 	} {
 		if got := string(AppendString(nil, in)); got != want {
 			t.Errorf("AppendString(%q) = %s, want %s", in, got, want)
