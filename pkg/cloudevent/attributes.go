@@ -49,8 +49,8 @@ const (
 	ContentTypeNDJSON     = "application/x-ndjson"
 )
 
-// attrKey returns the attribute key of a top-level member name.
-func attrKey(member string) string {
+// AttributeKey returns the attribute key of a CloudEvent member name.
+func AttributeKey(member string) string {
 	switch member {
 	case "id":
 		return AttrID
@@ -72,9 +72,9 @@ func attrKey(member string) string {
 	return AttrPrefix + member
 }
 
-// memberName returns the CloudEvent member name of an attribute key, and
+// MemberName returns the CloudEvent member name of an attribute key, and
 // false for attributes that are not part of the event.
-func memberName(key string) (string, bool) {
+func MemberName(key string) (string, bool) {
 	if len(key) < len(AttrPrefix) || key[:len(AttrPrefix)] != AttrPrefix {
 		return "", false
 	}

@@ -31,7 +31,7 @@ func AppendBinary(h http.Header, body []byte, lr plog.LogRecord) ([]byte, error)
 	contentType := ""
 	var val []byte
 	for k, v := range lr.Attributes().All() {
-		name, ok := memberName(k)
+		name, ok := MemberName(k)
 		if !ok {
 			continue
 		}

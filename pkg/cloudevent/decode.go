@@ -131,7 +131,7 @@ func members(root jsonpdata.Node, lr plog.LogRecord) error {
 				}
 				lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
 			}
-			attrs.PutStr(attrKey(name), s)
+			attrs.PutStr(AttributeKey(name), s)
 		case "spec_version":
 			return errorf(ReasonInvalidAttribute, nil, "member spec_version would collide with specversion")
 		default:

@@ -50,7 +50,7 @@ func appendEvent(dst []byte, lr plog.LogRecord, stringify bool) ([]byte, error) 
 	var h eventHead
 	var err error
 	for k, v := range lr.Attributes().All() {
-		name, ok := memberName(k)
+		name, ok := MemberName(k)
 		if !ok {
 			continue
 		}

@@ -68,7 +68,7 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 		keys = append(keys, "ts_created")
 	}
 	for k, v := range attrs.All() {
-		name, ok := memberName(k)
+		name, ok := MemberName(k)
 		if !ok {
 			continue
 		}
