@@ -1,0 +1,188 @@
+# Courier build, test and tooling. `make help` lists the targets.
+#
+# Everything the targets need is installed into .tools/ on first use, from the
+# Go module proxy, at the versions pinned below; nothing is installed globally.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules
+
+GO ?= go
+ROOT := $(CURDIR)
+TOOLS_DIR := $(ROOT)/.tools
+
+# Stamping VCS information needs a git checkout owned by the current user and
+# is not wanted in the binary; cgo is off, as in the builder's own compile, so
+# the tests need no C compiler on a fresh machine (override CGO_ENABLED=1 for
+# `go test -race`).
+export GOFLAGS := $(strip $(filter-out -buildvcs=%,$(GOFLAGS)) -buildvcs=false)
+export CGO_ENABLED ?= 0
+
+# ---- pinned tool versions ---------------------------------------------------
+BUILDER_VERSION       ?= v0.164.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+BENCHSTAT_VERSION     ?= v0.0.0-20260908200009-22c9c6c9d4da
+
+# Each tool is installed as .tools/<name>-<version> with a .tools/<name>
+# symlink, so bumping a version installs the new one and `make` notices.
+BUILDER       := $(TOOLS_DIR)/builder-$(BUILDER_VERSION)
+GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+BENCHSTAT     := $(TOOLS_DIR)/benchstat-$(BENCHSTAT_VERSION)
+
+# $(call go-install-tool,<target file>,<package>,<version>)
+define go-install-tool
+@echo "installing $(2)@$(3) into $(TOOLS_DIR)"
+@mkdir -p $(TOOLS_DIR)
+@tmp=$$(mktemp -d "$(TOOLS_DIR)/.install.XXXXXX"); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	GOBIN="$$tmp" GOFLAGS=-buildvcs=false $(GO) install $(2)@$(3); \
+	mv "$$tmp/$$(basename $(2))" $(1)
+@ln -sfn $(notdir $(1)) $(TOOLS_DIR)/$$(basename $(2))
+endef
+
+$(BUILDER):
+	$(call go-install-tool,$@,go.opentelemetry.io/collector/cmd/builder,$(BUILDER_VERSION))
+
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$@,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+$(BENCHSTAT):
+	$(call go-install-tool,$@,golang.org/x/perf/cmd/benchstat,$(BENCHSTAT_VERSION))
+
+.PHONY: tools
+tools: $(BUILDER) $(GOLANGCI_LINT) $(BENCHSTAT) ## Install every tool into .tools/
+
+# ---- build ------------------------------------------------------------------
+DIST_DIR       := distributions/otelcol-courier
+COURIER_BINARY := $(ROOT)/$(DIST_DIR)/otelcol-courier
+BUILDER_CONFIG := builder-config.yaml
+
+# The binary depends on the builder manifest and on the root module's Go code
+# (the distribution replaces github.com/courier-otel/courier with this
+# checkout). Tests, testdata and the generated distribution are left out, so
+# editing a test does not rebuild the collector. The recipe touches the binary
+# because go build leaves an up-to-date binary's timestamp alone.
+GO_SOURCES := $(sort $(shell find . \
+	\( -path ./.git -o -path ./.tools -o -path ./$(DIST_DIR) -o -path ./bench -o -name testdata \) -prune \
+	-o -name '*.go' ! -name '*_test.go' -print))
+GO_MODULE_FILES := go.mod $(wildcard go.sum)
+
+# Modification times miss a deleted or renamed file, so the list of sources is
+# a prerequisite too: the file is rewritten only when the list changes.
+SOURCES_LIST := $(DIST_DIR)/.go-sources
+$(shell mkdir -p $(DIST_DIR) && printf '%s\n' $(GO_SOURCES) > $(SOURCES_LIST).new && \
+	{ cmp -s $(SOURCES_LIST).new $(SOURCES_LIST) && rm -f $(SOURCES_LIST).new || mv -f $(SOURCES_LIST).new $(SOURCES_LIST); })
+
+# Several people (and their `make test`) may share one checkout: a lock keeps
+# two builder runs from rewriting the generated go.mod at the same time.
+BUILD_LOCK := $(if $(shell command -v flock),flock $(DIST_DIR)/.build.lock)
+
+$(COURIER_BINARY): $(BUILDER_CONFIG) $(GO_SOURCES) $(GO_MODULE_FILES) $(SOURCES_LIST) $(BUILDER)
+	@mkdir -p $(DIST_DIR)
+	$(BUILD_LOCK) $(BUILDER) --config=$(BUILDER_CONFIG) --skip-strict-versioning=false
+	@touch $@
+
+.PHONY: build
+build: $(COURIER_BINARY) ## Build distributions/otelcol-courier/otelcol-courier with the collector builder
+
+RUN_CONFIG ?= $(DIST_DIR)/config.yaml
+
+.PHONY: run
+run: $(COURIER_BINARY) ## Build, then run the collector with RUN_CONFIG (default: the distribution's config.yaml)
+	$(COURIER_BINARY) --config $(RUN_CONFIG)
+
+# ---- system packages (hook) -------------------------------------------------
+# DEPS_APT_PACKAGES lists the Debian packages the tests need from the system,
+# e.g. `postgresql` once the datastore receiver's tests start a throwaway
+# PostgreSQL server. `make deps` (run by `make test`) checks them; when it runs
+# as root (CI, containers) it installs missing ones with apt-get, otherwise it
+# prints the command to run. .ci/run installs the same list before `make test`.
+DEPS_APT_PACKAGES ?=
+
+.PHONY: deps
+deps: ## Check (as root: install) the system packages the tests need
+	@missing=(); \
+	for p in $(DEPS_APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$$p"); \
+	done; \
+	if (( $${#missing[@]} == 0 )); then exit 0; fi; \
+	if [[ $$(id -u) == 0 ]] && command -v apt-get >/dev/null; then \
+		echo "installing missing system packages: $${missing[*]}"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$${missing[@]}"; \
+	else \
+		echo "missing system packages: $${missing[*]}" >&2; \
+		echo "install them with: sudo apt-get install -y $${missing[*]}" >&2; \
+		exit 1; \
+	fi
+
+.PHONY: print-deps
+print-deps: ## Print DEPS_APT_PACKAGES (used by .ci/run)
+	@echo $(DEPS_APT_PACKAGES)
+
+# ---- test -------------------------------------------------------------------
+TEST_TIMEOUT ?= 20m
+TEST_FLAGS   ?=
+
+.PHONY: test
+test: deps $(COURIER_BINARY) ## Build, then run every test (unit, integration, end-to-end against the built binary)
+	COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+FUZZTIME ?= 10s
+
+.PHONY: fuzz
+fuzz: ## Run every Fuzz target for FUZZTIME (default 10s) each
+	@targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { names[n++] = $$1; next } /^ok / { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }'); \
+	if [[ -z "$$targets" ]]; then echo "no fuzz targets"; exit 0; fi; \
+	while read -r pkg name; do \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+	done <<< "$$targets"
+
+# ---- bench ------------------------------------------------------------------
+BENCH_COUNT   ?= 6
+BENCH_TIMEOUT ?= 60m
+BENCH_FLAGS   ?=
+BENCH_DIR     := bench
+BENCH_REPORT  := $(BENCH_DIR)/results.txt
+
+.PHONY: bench
+bench: $(COURIER_BINARY) $(BENCHSTAT) ## Run all benchmarks BENCH_COUNT (default 6) times; report in bench/results.txt
+	@mkdir -p $(BENCH_DIR)
+	@report=$(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).txt; status=0; \
+	{ echo "# courier benchmarks $$(date -u +%FT%TZ), $$($(GO) version), $$(nproc) CPUs, count $(BENCH_COUNT)"; \
+	  COURIER_BINARY=$(COURIER_BINARY) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) \
+		-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) ./... 2>&1; } | tee "$$report" || status=$$?; \
+	cp "$$report" $(BENCH_REPORT); \
+	echo; echo "== benchstat summary of $(BENCH_REPORT) (kept as $$report)"; \
+	$(BENCHSTAT) $(BENCH_REPORT); \
+	if (( status != 0 )); then echo "benchmarks failed (status $$status), see $(BENCH_REPORT)" >&2; fi; \
+	exit $$status
+
+# ---- lint -------------------------------------------------------------------
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+	@files=$$(find . \( -path ./.git -o -path ./.tools -o -path ./$(DIST_DIR) -o -name testdata \) -prune -o -name '*.go' -print); \
+	unformatted=$$([[ -z "$$files" ]] || gofmt -l $$files); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run --timeout 10m ./...
+
+# ---- clean ------------------------------------------------------------------
+# The builder's output, everything in $(DIST_DIR) that is not committed.
+DIST_GENERATED := $(COURIER_BINARY) $(addprefix $(DIST_DIR)/,main.go main_others.go main_windows.go components.go go.mod go.sum)
+
+.PHONY: clean
+clean: ## Remove the built collector, its generated sources and reports
+	rm -f $(DIST_GENERATED)
+	rm -rf $(BENCH_DIR) coverage.out coverage.html
+
+.PHONY: distclean
+distclean: clean ## clean, and remove the tools in .tools/
+	rm -rf $(TOOLS_DIR)
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
