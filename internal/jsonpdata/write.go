@@ -17,7 +17,36 @@ const hexDigits = "0123456789abcdef"
 // does) so that no line-oriented reader sees a line break inside a JSON line;
 // HTML characters are not escaped.
 func AppendString(dst []byte, s string) []byte {
+	return appendString(dst, "", s)
+}
+
+// AppendKey appends prefix+name as a JSON string without concatenating
+// them first; prefix must need no escaping (NVDF type prefixes).
+func AppendKey(dst []byte, prefix, name string) []byte {
+	return appendString(dst, prefix, name)
+}
+
+// AppendJSONText appends JSON text written by this package as a JSON
+// string. Such text is valid UTF-8 with every control character and U+2028/9
+// already escaped, so only quotes and backslashes need escaping. text may
+// be a part of dst.
+func AppendJSONText(dst, text []byte) []byte {
 	dst = append(dst, '"')
+	start := 0
+	for i, c := range text {
+		if c == '"' || c == '\\' {
+			dst = append(dst, text[start:i]...)
+			dst = append(dst, '\\', c)
+			start = i + 1
+		}
+	}
+	dst = append(dst, text[start:]...)
+	return append(dst, '"')
+}
+
+func appendString(dst []byte, prefix, s string) []byte {
+	dst = append(dst, '"')
+	dst = append(dst, prefix...)
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]

@@ -75,11 +75,16 @@ func appendEvent(dst []byte, lr plog.LogRecord, stringify bool) ([]byte, error) 
 		dst = append(dst, '"')
 	case stringify && body.Type() != pcommon.ValueTypeEmpty:
 		dst = append(dst, `,"data":`...)
-		text, err := jsonpdata.AppendValue(nil, body)
-		if err != nil {
+		// Write the data's JSON after the event, then append it again as a
+		// string and move that into place: no scratch buffer.
+		mark := len(dst)
+		if dst, err = jsonpdata.AppendValue(dst, body); err != nil {
 			return dst[:start], errorf(ReasonNotEncodable, err, "data: %v", err)
 		}
-		dst = jsonpdata.AppendString(dst, string(text))
+		textEnd := len(dst)
+		dst = jsonpdata.AppendJSONText(dst, dst[mark:textEnd])
+		n := copy(dst[mark:], dst[textEnd:])
+		dst = dst[:mark+n]
 	default:
 		dst = append(dst, `,"data":`...)
 		if dst, err = jsonpdata.AppendValue(dst, body); err != nil {

@@ -50,7 +50,7 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 	attrs := lr.Attributes()
 	var h eventHead
 	// Envelope keys written so far, to detect data members that collide.
-	var envelope [16]string
+	var envelope [16]envKey
 	keys := envelope[:0]
 
 	dst = append(dst, '{')
@@ -61,11 +61,11 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 	h.id = true
 	dst = append(dst, `"_id":`...)
 	dst = jsonpdata.AppendString(dst, id.AsString())
-	keys = append(keys, "_id")
+	keys = append(keys, envKey{"", "_id"})
 	if ts := lr.Timestamp(); ts != 0 {
 		dst = append(dst, `,"ts_created":`...)
 		dst = strconv.AppendInt(dst, ts.AsTime().UnixMilli(), 10)
-		keys = append(keys, "ts_created")
+		keys = append(keys, envKey{"", "ts_created"})
 	}
 	for k, v := range attrs.All() {
 		name, ok := MemberName(k)
@@ -80,9 +80,8 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 		if err != nil {
 			return dst, errorf(ReasonNotEncodable, err, "attribute %s: %v", name, err)
 		}
-		key := p + name
-		keys = append(keys, key)
-		if dst, err = appendMember(dst, key, p, v); err != nil {
+		keys = append(keys, envKey{p, name})
+		if dst, err = appendMember(dst, p, name, v); err != nil {
 			return dst, errorf(ReasonNotEncodable, err, "attribute %s: %v", name, err)
 		}
 	}
@@ -92,7 +91,7 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 	if !h.typ {
 		dst = append(dst, `,"s_type":`...)
 		dst = jsonpdata.AppendString(dst, lr.EventName())
-		keys = append(keys, "s_type")
+		keys = append(keys, envKey{PrefixString, "type"})
 	}
 
 	switch body := lr.Body(); body.Type() {
@@ -112,13 +111,12 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 					return dst, errorf(ReasonNotEncodable, err, "data.%s: %v", name, err)
 				}
 			}
-			key := p + name
 			for _, e := range keys {
-				if e == key {
-					return dst, errorf(ReasonNotEncodable, nil, "data.%s: NVDF name %s collides with the envelope", name, key)
+				if e.is(p, name) {
+					return dst, errorf(ReasonNotEncodable, nil, "data.%s: NVDF name %s%s collides with the envelope", name, p, name)
 				}
 			}
-			if dst, err = appendMember(dst, key, p, v); err != nil {
+			if dst, err = appendMember(dst, p, name, v); err != nil {
 				return dst, errorf(ReasonNotEncodable, err, "data.%s: %v", name, err)
 			}
 		}
@@ -128,9 +126,37 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-func appendMember(dst []byte, key, prefix string, v pcommon.Value) ([]byte, error) {
+// envKey is a member name written as prefix+name.
+type envKey struct{ prefix, name string }
+
+// is reports whether e and prefix+name are the same string.
+func (e envKey) is(prefix, name string) bool {
+	n := len(e.prefix)
+	if n+len(e.name) != len(prefix)+len(name) {
+		return false
+	}
+	full := func(i int) byte { // byte i of e.prefix+e.name
+		if i < n {
+			return e.prefix[i]
+		}
+		return e.name[i-n]
+	}
+	for i := 0; i < len(prefix); i++ {
+		if full(i) != prefix[i] {
+			return false
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		if full(len(prefix)+i) != name[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func appendMember(dst []byte, prefix, name string, v pcommon.Value) ([]byte, error) {
 	dst = append(dst, ',')
-	dst = jsonpdata.AppendString(dst, key)
+	dst = jsonpdata.AppendKey(dst, prefix, name)
 	dst = append(dst, ':')
 	if prefix == PrefixTimestamp {
 		return appendEpochMillis(dst, v)
