@@ -1,0 +1,132 @@
+package cloudeventsexporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configcompression"
+
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/metadata"
+	"github.com/courier-otel/courier/internal/deadletter"
+	"github.com/courier-otel/courier/internal/testutil"
+)
+
+func load(t *testing.T, name string) (*Config, error) {
+	t.Helper()
+	cfg, err := testutil.LoadConfig(t, component.NewIDWithName(metadata.Type, name), NewFactory())
+	return cfg.(*Config), err
+}
+
+func TestConfigStruct(t *testing.T) {
+	require.NoError(t, componenttest.CheckConfigStruct(createDefaultConfig()))
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := load(t, "")
+	require.NoError(t, err)
+
+	want := createDefaultConfig().(*Config)
+	want.ClientConfig.Endpoint = "https://sink.example.com/events"
+	assert.Equal(t, want, cfg)
+
+	assert.Equal(t, 30*time.Second, cfg.ClientConfig.Timeout)
+	assert.Equal(t, EncodingStructured, cfg.Encoding)
+	assert.Equal(t, 10<<20, cfg.TransmissionLimit)
+	assert.Equal(t, 10_000_000, cfg.MaxEventSize)
+	assert.Equal(t, 512, cfg.Concurrency)
+	q := cfg.QueueConfig.Get()
+	require.NotNil(t, q, "sending_queue is on by default")
+	assert.Equal(t, 10, q.NumConsumers)
+	assert.True(t, q.BlockOnOverflow, "a full queue must push back, not drop")
+	require.True(t, q.Batch.HasValue())
+	assert.Equal(t, 10*time.Millisecond, q.Batch.Get().FlushTimeout)
+	r := cfg.RetryConfig
+	assert.True(t, r.Enabled)
+	assert.Equal(t, time.Second, r.InitialInterval)
+	assert.Equal(t, 5*time.Minute, r.MaxInterval)
+	assert.Equal(t, 2.0, r.Multiplier)
+	assert.Zero(t, r.MaxElapsedTime)
+	assert.Equal(t, 17, r.MaxRetries)
+	assert.Equal(t, 10, cfg.Failover.RetryLimit)
+	assert.Empty(t, cfg.DeadLetter.Directory)
+	assert.Equal(t, int64(100<<20), cfg.DeadLetter.MaxSize)
+	assert.Equal(t, deadletter.DropOldest, cfg.DeadLetter.OnFull)
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, err := load(t, "full")
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, cfg.ClientConfig.Timeout)
+	assert.Equal(t, configcompression.TypeGzip, cfg.ClientConfig.Compression)
+	require.True(t, cfg.ClientConfig.Keepalive.HasValue())
+	assert.Equal(t, 64, cfg.ClientConfig.Keepalive.Get().MaxIdleConnsPerHost)
+	assert.True(t, cfg.ClientConfig.TLS.InsecureSkipVerify)
+	v, ok := cfg.ClientConfig.Headers.Get("X-Tenant")
+	assert.True(t, ok)
+	assert.Equal(t, "courier", string(v))
+	assert.Equal(t, EncodingNVDF, cfg.Encoding)
+	assert.Equal(t, "application/x-ndjson", cfg.ContentType)
+	assert.Equal(t, 1<<20, cfg.TransmissionLimit)
+	assert.Equal(t, 65536, cfg.MaxEventSize)
+	assert.Equal(t, 64, cfg.Concurrency)
+	q := cfg.QueueConfig.Get()
+	assert.Equal(t, 4, q.NumConsumers)
+	assert.Equal(t, int64(5000), q.QueueSize)
+	assert.Equal(t, int64(500), q.Batch.Get().MinSize)
+	assert.Equal(t, 50*time.Millisecond, q.Batch.Get().FlushTimeout)
+	assert.Equal(t, RetryConfig{
+		Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: 10 * time.Second,
+		Multiplier: 1.5, MaxElapsedTime: time.Hour, MaxRetries: 30,
+	}, cfg.RetryConfig)
+	assert.Equal(t, -1, cfg.Failover.RetryLimit)
+	assert.Equal(t, DeadLetterConfig{Directory: "/var/lib/courier/dead-letter", MaxSize: 1 << 20, OnFull: deadletter.DropNew}, cfg.DeadLetter)
+}
+
+func TestOmniverseConfig(t *testing.T) {
+	cfg, err := load(t, "omniverse")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://primary.example.com/v1", "https://fallback.example.com/v1"}, cfg.endpointURLs())
+	assert.Equal(t, EncodingJSONL, cfg.Encoding)
+	assert.Equal(t, 3, cfg.Failover.RetryLimit)
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"no_endpoint", "endpoint or endpoints must be set"},
+		{"both_endpoints", "endpoint and endpoints are mutually exclusive"},
+		{"bad_scheme", "endpoint: \"ftp://sink.example.com\": scheme must be http or https"},
+		{"no_host", "endpoints[1]: \"https://\" has no host"},
+		{"duplicate_endpoint", "endpoints[1]: \"https://a.example.com\" is listed twice"},
+		{"bad_encoding", "encoding: unknown encoding \"protobuf\""},
+		{"content_type_structured", "content_type: applies to the jsonl, jsonl_stringify, json_list and nvdf encodings only"},
+		{"bad_content_type", "content_type: \"not a/media type;;\" is not a media type"},
+		{"transmission_limit", "transmission_limit: must be positive"},
+		{"max_event_size", "max_event_size: must be positive"},
+		{"concurrency", "concurrency: must be at least 1"},
+		{"timeout", "timeout: must not be negative"},
+		{"initial_interval", "retry_on_failure::initial_interval: must be positive"},
+		{"max_interval", "retry_on_failure::max_interval: must not be less than initial_interval"},
+		{"multiplier", "retry_on_failure::multiplier: must be at least 1"},
+		{"randomization_factor", "retry_on_failure::randomization_factor: must be between 0 and 1"},
+		{"max_elapsed_time", "retry_on_failure::max_elapsed_time: must not be negative"},
+		{"max_retries", "retry_on_failure::max_retries: must be -1 (no limit) or more"},
+		{"retry_limit", "failover::retry_limit: must be -1 (never fail over) or more"},
+		{"dead_letter_max_size", "dead_letter::max_size: must be positive"},
+		{"dead_letter_on_full", "dead_letter::on_full: must be drop_oldest or drop_new"},
+		{"num_consumers", "sending_queue: `num_consumers` must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.name)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			// One rule per section: no other complaint.
+			assert.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "errors: %v", err)
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package cloudeventsexporter
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/courier-otel/courier/internal/deadletter"
+	"github.com/courier-otel/courier/pkg/cloudevent"
+)
+
+// deadLetter counts, logs and stores the events of one push that will not
+// be delivered. It never fails the push: an event the directory cannot take
+// is counted in dead_letter.dropped instead.
+func (e *ceExporter) deadLetter(ctx context.Context, dead []deadEvent) {
+	if len(dead) == 0 {
+		return
+	}
+	// Store first, count after: the counters say what has happened.
+	var res deadletter.Result
+	var err error
+	if e.dl != nil {
+		res, err = e.dl.Write(e.records(dead))
+	}
+	byReason := map[string]int{}
+	for _, d := range dead {
+		byReason[d.reason]++
+	}
+	for reason, n := range byReason {
+		e.tel.deadLetter(ctx, reason, n)
+	}
+	if e.dl == nil {
+		e.tel.dropped(ctx, dropNoDirectory, len(dead))
+	} else {
+		e.tel.dropped(ctx, dropFull, res.Refused)
+		e.tel.dropped(ctx, dropEvicted, res.Evicted)
+		e.tel.dropped(ctx, dropWriteError, len(dead)-res.Written-res.Refused)
+	}
+
+	first := dead[0]
+	id := ""
+	if v, ok := first.ref.lr.Attributes().Get(cloudevent.AttrID); ok {
+		id = v.AsString()
+	}
+	e.warn("Events will not be delivered; dead-lettering them",
+		zap.Int("events", len(dead)), zap.Any("reasons", byReason),
+		zap.String("first_id", id), zap.String("first_reason", first.reason),
+		zap.Int("first_status", first.status), zap.String("first_error", first.err),
+		zap.String("directory", e.cfg.DeadLetter.Directory))
+	if err != nil || res.Refused > 0 || res.Evicted > 0 {
+		e.warn("Dead-letter directory did not keep every event",
+			zap.String("directory", e.cfg.DeadLetter.Directory), zap.Int("written", res.Written),
+			zap.Int("refused", res.Refused), zap.Int("evicted_older", res.Evicted), zap.Error(err))
+	}
+}
+
+func (e *ceExporter) records(dead []deadEvent) []deadletter.Record {
+	now := time.Now().UTC()
+	recs := make([]deadletter.Record, len(dead))
+	for i, d := range dead {
+		recs[i] = deadletter.Record{
+			Time: now, Reason: d.reason, Status: d.status, Endpoint: d.endpoint, Error: d.err,
+		}
+		if ev, err := (cloudevent.Structured{}).AppendEvent(nil, d.ref.lr); err == nil {
+			recs[i].Event = json.RawMessage(ev)
+		} else {
+			recs[i].LogRecord = otlpJSON(d.ref)
+		}
+	}
+	return recs
+}
+
+// otlpJSON is the event as an OTLP JSON logs document holding just it, with
+// its resource and scope: the faithful form of an event that cannot be
+// written as a CloudEvent.
+func otlpJSON(ref eventRef) json.RawMessage {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	ref.rl.Resource().CopyTo(rl.Resource())
+	rl.SetSchemaUrl(ref.rl.SchemaUrl())
+	sl := rl.ScopeLogs().AppendEmpty()
+	ref.sl.Scope().CopyTo(sl.Scope())
+	sl.SetSchemaUrl(ref.sl.SchemaUrl())
+	ref.lr.CopyTo(sl.LogRecords().AppendEmpty())
+	b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
+	if err != nil {
+		return nil
+	}
+	return b
+}
