@@ -118,6 +118,16 @@ func (c *Collector) Stop(timeout time.Duration) error {
 	}
 }
 
+// Kill ends the collector with SIGKILL, as a crash or an OOM kill would, and
+// waits for it to exit.
+func (c *Collector) Kill() {
+	c.t.Helper()
+	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.t.Fatalf("kill collector: %v", err)
+	}
+	<-c.done
+}
+
 // WaitUntil polls cond every 50ms until it returns nil and fails the test if
 // that has not happened within timeout, or as soon as the collector exits.
 // The failure message carries cond's last error.
