@@ -249,7 +249,7 @@ func TestEncodeErrors(t *testing.T) {
 			lr.SetTimestamp(1)
 			lr.Body().Map().PutStr("created", "2025-01-01T00:00:00Z")
 		}, []Format{NVDF{Prefix: func(plog.LogRecord, string, pcommon.Value) string { return PrefixTimestamp }}}, ReasonNotEncodable},
-		{"nvdf mixed array", func(lr plog.LogRecord) { lr.Body().Map().PutEmptySlice("m").FromRaw([]any{1, "a"}) }, []Format{NVDF{}}, ReasonNotEncodable},
+		{"nvdf mixed array", func(lr plog.LogRecord) { _ = lr.Body().Map().PutEmptySlice("m").FromRaw([]any{1, "a"}) }, []Format{NVDF{}}, ReasonNotEncodable},
 		{"nvdf scalar data", func(lr plog.LogRecord) { lr.Body().SetStr("x") }, []Format{NVDF{}}, ReasonNotEncodable},
 	} {
 		for _, f := range tc.formats {

@@ -209,7 +209,7 @@ func TestSDKConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return <-got
 	}
 	toRequest := func(r received) *http.Request {

@@ -38,7 +38,7 @@ func benchWriter(b *testing.B) *Writer {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { w.Close() })
+	b.Cleanup(func() { _ = w.Close() })
 	return w
 }
 

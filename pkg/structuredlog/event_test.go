@@ -33,7 +33,7 @@ func openTest(t *testing.T, edit func(*Options)) *Writer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
+	t.Cleanup(func() { _ = w.Close() })
 	return w
 }
 
@@ -208,7 +208,7 @@ func TestOpenRejects(t *testing.T) {
 		o := valid
 		edit(&o)
 		if w, err := Open(o); err == nil {
-			w.Close()
+			_ = w.Close()
 			t.Errorf("%s: Open succeeded", name)
 		} else if name == "reserved extra data" && !strings.Contains(err.Error(), `"data"`) {
 			t.Errorf("%s: error %q does not name the field", name, err)
@@ -287,7 +287,7 @@ func TestOpenExistingFile(t *testing.T) {
 	if _, err := w.Write("t", "s-1", nil); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	_ = w.Close()
 	b, _ := os.ReadFile(path)
 	if !strings.HasPrefix(string(b), foreign+`{"id":"0"}`+"\n"+`{"id":"1",`) {
 		t.Fatalf("file is %q", b)
@@ -307,7 +307,7 @@ func TestOpenExistingFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	_ = w.Close()
 	if b, err := os.ReadFile(filepath.Join(o.Dir, o.Name)); err != nil || len(b) != HeaderSize {
 		t.Fatalf("new file: %d bytes, %v", len(b), err)
 	}

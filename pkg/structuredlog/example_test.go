@@ -15,7 +15,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 
 	w, err := structuredlog.Open(structuredlog.Options{
 		Dir:    dir,
@@ -63,19 +63,19 @@ func ExampleWriteSeekTag() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 	w, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "x.log", Source: "alice"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	w.Close()
+	_ = w.Close()
 
 	// A reader records how far it got; the file must not be in append mode.
 	f, err := os.OpenFile(w.Path(), os.O_RDWR, 0)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := structuredlog.WriteSeekTag(f, "seek", 256); err != nil {
 		log.Fatal(err)
 	}

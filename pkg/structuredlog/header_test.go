@@ -112,7 +112,7 @@ func newLogFile(t *testing.T, content string) *os.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(func() { _ = f.Close() })
 	return f
 }
 
@@ -232,7 +232,7 @@ func TestWriteSeekTagErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer appendOnly.Close()
+	defer func() { _ = appendOnly.Close() }()
 	if err := WriteSeekTag(appendOnly, "seek", 1); err == nil {
 		t.Fatal("WriteSeekTag on an O_APPEND file succeeded; it would have appended")
 	}

@@ -251,7 +251,7 @@ func TestWritersInOneProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer w.Close()
+		defer func() { _ = w.Close() }()
 		for g := range goroutines {
 			wg.Go(func() {
 				for i := range each {

@@ -116,12 +116,12 @@ func (w *Writer) open() error {
 	}
 	if _, err := w.acquire(); err != nil {
 		if w.f != nil {
-			w.f.Close()
+			_ = w.f.Close()
 		}
 		return err
 	}
 	if err := w.unlock(); err != nil {
-		w.f.Close()
+		_ = w.f.Close()
 		return err
 	}
 	return nil
@@ -311,7 +311,7 @@ func (w *Writer) appendLine(line []byte) error {
 		if size > w.hdrLen && size+int64(len(line)) > w.sizeLimit {
 			err := w.rotate()
 			// Closing the file drops the lock (and any unlock error with it).
-			w.f.Close()
+			_ = w.f.Close()
 			w.f = nil
 			if err != nil {
 				return err
@@ -321,7 +321,7 @@ func (w *Writer) appendLine(line []byte) error {
 		_, err = w.f.Write(line)
 		if err != nil {
 			// Do not leave a torn line for readers; best effort.
-			w.f.Truncate(size)
+			_ = w.f.Truncate(size)
 			err = fmt.Errorf("append: %w", err)
 		}
 		if uerr := w.unlock(); uerr != nil && err == nil {
@@ -350,11 +350,11 @@ func (w *Writer) acquire() (int64, error) {
 		err := unix.Stat(w.path, &st)
 		if err != nil || (fileID{dev: uint64(st.Dev), ino: st.Ino}) != w.fileID {
 			if err != nil && err != unix.ENOENT {
-				w.unlock()
+				_ = w.unlock()
 				return 0, fmt.Errorf("stat: %w", err)
 			}
 			// Rotated or removed by someone else: move to the new file.
-			w.f.Close()
+			_ = w.f.Close()
 			w.f = nil
 			continue
 		}
@@ -364,15 +364,15 @@ func (w *Writer) acquire() (int64, error) {
 			// does not matter which process created the file.
 			w.hdrBuf = appendNewHeader(w.hdrBuf[:0], w.now())
 			if _, err := w.f.Write(w.hdrBuf); err != nil {
-				w.f.Truncate(0) // best effort: an empty file, not a torn header
-				w.unlock()
+				_ = w.f.Truncate(0) // best effort: an empty file, not a torn header
+				_ = w.unlock()
 				return 0, fmt.Errorf("write header: %w", err)
 			}
 			w.hdrLen, size = HeaderSize, HeaderSize
 		} else if w.hdrLen == 0 {
 			h, err := readHeader(w.f)
 			if err != nil {
-				w.unlock()
+				_ = w.unlock()
 				return 0, fmt.Errorf("refusing to append: %w", err)
 			}
 			w.hdrLen = int64(h.Len)
@@ -397,7 +397,7 @@ func (w *Writer) openFile() error {
 		}
 		var st unix.Stat_t
 		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			f.Close()
+			_ = f.Close()
 			return fmt.Errorf("stat: %w", err)
 		}
 		w.f, w.fileID, w.hdrLen = f, fileID{dev: uint64(st.Dev), ino: st.Ino}, 0

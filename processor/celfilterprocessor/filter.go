@@ -134,7 +134,7 @@ func (a activation) Parent() interpreter.Activation { return nil }
 func (a activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "ce":
-		return ceVal{a.lr}, true
+		return ceVal(a), true
 	case "data":
 		return toVal(a.lr.Body()), true
 	case "event":
