@@ -73,6 +73,10 @@ type Config struct {
 	Concurrency int              `mapstructure:"concurrency"`
 	Failover    FailoverConfig   `mapstructure:"failover"`
 	DeadLetter  DeadLetterConfig `mapstructure:"dead_letter"`
+	// SchemaRegistry, with encoding nvdf, names a schema_registry extension
+	// whose schemas choose the NVDF prefixes of data members (ts_ for
+	// date-time strings, d_ for numbers, …) instead of their JSON types.
+	SchemaRegistry *component.ID `mapstructure:"schema_registry"`
 
 	_ struct{}
 }
@@ -158,6 +162,9 @@ func (cfg *Config) Validate() error {
 		} else if _, _, err := mime.ParseMediaType(cfg.ContentType); err != nil {
 			add("content_type: %q is not a media type: %w", cfg.ContentType, err)
 		}
+	}
+	if cfg.SchemaRegistry != nil && known && cfg.Encoding != EncodingNVDF {
+		add("schema_registry: applies to the nvdf encoding only, not %s", cfg.Encoding)
 	}
 	if cfg.TransmissionLimit <= 0 {
 		add("transmission_limit: must be positive, got %d", cfg.TransmissionLimit)

@@ -104,6 +104,7 @@ func TestConfigValidation(t *testing.T) {
 		{"duplicate_endpoint", "endpoints[1]: \"https://a.example.com\" is listed twice"},
 		{"bad_encoding", "encoding: unknown encoding \"protobuf\""},
 		{"content_type_structured", "content_type: applies to the jsonl, jsonl_stringify, json_list and nvdf encodings only"},
+		{"schema_registry_not_nvdf", "schema_registry: applies to the nvdf encoding only, not jsonl"},
 		{"bad_content_type", "content_type: \"not a/media type;;\" is not a media type"},
 		{"transmission_limit", "transmission_limit: must be positive"},
 		{"max_event_size", "max_event_size: must be positive"},

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/extension/schemaregistryextension"
 	"github.com/courier-otel/courier/internal/authrefresh"
 	"github.com/courier-otel/courier/internal/deadletter"
 	"github.com/courier-otel/courier/pkg/cloudevent"
@@ -139,6 +140,13 @@ func (e *ceExporter) start(ctx context.Context, host component.Host) error {
 	}
 	client.CheckRedirect = checkRedirect
 	e.client = client
+	if id := e.cfg.SchemaRegistry; id != nil {
+		reg, err := schemaregistryextension.FromHost(host, *id)
+		if err != nil {
+			return fmt.Errorf("schema_registry: %w", err)
+		}
+		e.format = cloudevent.NVDF{Types: schemaregistryextension.NVDFTypes(reg)}
+	}
 	if auth := e.cfg.ClientConfig.Auth.Get(); auth != nil {
 		e.invalidator, _ = authrefresh.InvalidatorFor(host, auth.AuthenticatorID)
 	}

@@ -11,6 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/courier-otel/courier/extension/schemaregistryextension/schemaregistrytest"
 )
 
 // fixtureData is the data member of a fixture event.
@@ -214,4 +218,28 @@ func TestTransmissionLimitSplitting(t *testing.T) {
 			assert.Equal(t, want, got.ids())
 		})
 	}
+}
+
+// TestNVDFWithSchemaRegistry: with schema_registry the NVDF prefixes come
+// from the event's schema: a date-time string becomes ts_ (epoch ms) and a
+// number declared "number" stays d_ even when its value is integral.
+func TestNVDFWithSchemaRegistry(t *testing.T) {
+	reg := schemaregistrytest.Start(t, schemaregistrytest.WriteSchemas(t))
+	s := newSink(t, nil)
+	cfg := testConfig(s.URL)
+	cfg.Encoding = EncodingNVDF
+	cfg.SchemaRegistry = &schemaregistrytest.ID
+	exp := startExporter(t, cfg, schemaregistrytest.NewHost(reg))
+
+	line := schemaregistrytest.EventLines()[0] // simulation.stats
+	ld := plog.NewLogs()
+	schemaregistrytest.Event(t, line).CopyTo(ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty())
+	consume(t, exp, ld)
+	eventually(t, "the event reaches the sink", func() bool { return s.count() == 1 })
+	forLines(t, s.requests()[0].body, func(ev map[string]any) {
+		assert.EqualValues(t, 1784024999900, ev["ts_sampledAt"], "date-time member as epoch ms")
+		assert.NotContains(t, ev, "s_sampledAt")
+		assert.EqualValues(t, 77.0, ev["d_cpuLoad"].([]any)[2])
+		assert.EqualValues(t, 184320, ev["l_frameCount"])
+	})
 }

@@ -221,16 +221,16 @@ func (p *Property) prefix(v pcommon.Value) string {
 	return ""
 }
 
-// PrefixFunc returns a cloudevent.PrefixFunc that types NVDF data members by
-// the schemas of r (see EventSchema.NVDFPrefix). Events whose schema is
-// unknown keep the prefixes of their values' JSON types.
-func PrefixFunc(r Registry) cloudevent.PrefixFunc {
-	return func(lr plog.LogRecord, name string, v pcommon.Value) string {
-		es := LookupRecord(r, lr)
-		if es == nil {
-			return ""
+// NVDFTypes returns the hook of cloudevent.NVDF that types data members by
+// the schema of each event: ts_ for date-time strings, d_ for "number"
+// members even when a value is integral, … Events the registry does not know
+// keep the prefixes of their JSON types.
+func NVDFTypes(r Registry) func(plog.LogRecord) cloudevent.FieldTypes {
+	return func(lr plog.LogRecord) cloudevent.FieldTypes {
+		if es := LookupRecord(r, lr); es != nil {
+			return es
 		}
-		return es.NVDFPrefix(name, v)
+		return nil // not a typed nil *EventSchema
 	}
 }
 

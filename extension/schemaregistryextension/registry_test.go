@@ -78,11 +78,11 @@ func sliceOf(vs ...pcommon.Value) pcommon.Value {
 	return v
 }
 
-func TestPrefixFuncWithNVDF(t *testing.T) {
+func TestNVDFTypes(t *testing.T) {
 	reg := schemaregistrytest.Registry(t)
 	line := bytes.Replace(schemaregistrytest.EventLines()[0], []byte(`"fps":58.7`), []byte(`"fps":58`), 1)
 	lr := schemaregistrytest.Event(t, line)
-	out, err := cloudevent.NVDF{Prefix: schemaregistryextension.PrefixFunc(reg)}.AppendEvent(nil, lr)
+	out, err := cloudevent.NVDF{Types: schemaregistryextension.NVDFTypes(reg)}.AppendEvent(nil, lr)
 	require.NoError(t, err)
 	s := string(out)
 	assert.Contains(t, s, `"d_fps":58,`, "declared number, integral value")
@@ -98,7 +98,7 @@ func TestPrefixFuncWithNVDF(t *testing.T) {
 
 	// An unknown schema keeps the value types.
 	lr.Attributes().PutStr(cloudevent.AttrDataSchema, "unknown-1")
-	out, err = cloudevent.NVDF{Prefix: schemaregistryextension.PrefixFunc(reg)}.AppendEvent(nil, lr)
+	out, err = cloudevent.NVDF{Types: schemaregistryextension.NVDFTypes(reg)}.AppendEvent(nil, lr)
 	require.NoError(t, err)
 	assert.Contains(t, string(out), `"l_fps":58,`)
 }

@@ -158,12 +158,7 @@ func TestEncodeFormats(t *testing.T) {
 	lr := decode(t, sample)
 	head := `{"specversion":"1.0","id":"e-1","source":"user@app (dev)","type":"com.example.app.featureUsed",` +
 		`"time":"2025-03-04T05:06:07.123456Z","dataschema":"example.app-1.0","session":"42","appName":"omni.create",`
-	whenIsTime := func(_ plog.LogRecord, name string, _ pcommon.Value) string {
-		if name == "when" {
-			return PrefixTimestamp
-		}
-		return ""
-	}
+	whenIsTime := func(plog.LogRecord) FieldTypes { return fieldTypes{"when": PrefixTimestamp} }
 	for _, tc := range []struct {
 		name   string
 		format Format
@@ -174,7 +169,7 @@ func TestEncodeFormats(t *testing.T) {
 		{"nvdf", NVDF{}, `{"_id":"e-1","ts_created":1741064767123,"s_source":"user@app (dev)","s_type":"com.example.app.featureUsed",` +
 			`"s_dataschema":"example.app-1.0","s_session":"42","s_appName":"omni.create","s_featureName":"copy","d_durationMs":12.5,` +
 			`"l_count":3,"b_ok":true,"s_when":"2025-03-04T05:06:07Z","s_tags":["a","b"],"flat_pos":{"x":1}}`},
-		{"nvdf with a schema hook", NVDF{Prefix: whenIsTime}, `{"_id":"e-1","ts_created":1741064767123,"s_source":"user@app (dev)",` +
+		{"nvdf with a schema hook", NVDF{Types: whenIsTime}, `{"_id":"e-1","ts_created":1741064767123,"s_source":"user@app (dev)",` +
 			`"s_type":"com.example.app.featureUsed","s_dataschema":"example.app-1.0","s_session":"42","s_appName":"omni.create",` +
 			`"s_featureName":"copy","d_durationMs":12.5,"l_count":3,"b_ok":true,"ts_when":1741064767000,"s_tags":["a","b"],"flat_pos":{"x":1}}`},
 	} {
@@ -189,6 +184,11 @@ func TestEncodeFormats(t *testing.T) {
 		})
 	}
 }
+
+// fieldTypes is a schema's NVDF prefixes by member name.
+type fieldTypes map[string]string
+
+func (f fieldTypes) NVDFPrefix(name string, _ pcommon.Value) string { return f[name] }
 
 func mustJSON(t *testing.T, s string) []byte {
 	b, err := json.Marshal(s)
@@ -248,7 +248,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"nvdf ts collision", func(lr plog.LogRecord) {
 			lr.SetTimestamp(1)
 			lr.Body().Map().PutStr("created", "2025-01-01T00:00:00Z")
-		}, []Format{NVDF{Prefix: func(plog.LogRecord, string, pcommon.Value) string { return PrefixTimestamp }}}, ReasonNotEncodable},
+		}, []Format{NVDF{Types: func(plog.LogRecord) FieldTypes { return fieldTypes{"created": PrefixTimestamp} }}}, ReasonNotEncodable},
 		{"nvdf mixed array", func(lr plog.LogRecord) { _ = lr.Body().Map().PutEmptySlice("m").FromRaw([]any{1, "a"}) }, []Format{NVDF{}}, ReasonNotEncodable},
 		{"nvdf scalar data", func(lr plog.LogRecord) { lr.Body().SetStr("x") }, []Format{NVDF{}}, ReasonNotEncodable},
 	} {

@@ -21,10 +21,13 @@ const (
 	PrefixObject    = "flat_"
 )
 
-// PrefixFunc chooses the NVDF prefix of the data member name of event lr, for
-// example PrefixTimestamp for a string a schema declares as a date-time. It
-// returns "" to keep the prefix of the value's JSON type.
-type PrefixFunc func(lr plog.LogRecord, name string, v pcommon.Value) string
+// FieldTypes chooses the NVDF prefixes of the data members of one event
+// type, for example PrefixTimestamp for a string its schema declares as a
+// date-time. NVDFPrefix returns "" to keep the prefix of the value's JSON
+// type.
+type FieldTypes interface {
+	NVDFPrefix(name string, v pcommon.Value) string
+}
 
 // NVDF is the flattened Omniverse NVDF line (SPEC.md B.6): id → _id, time →
 // ts_created (epoch ms), specversion dropped, every other attribute and every
@@ -32,8 +35,9 @@ type PrefixFunc func(lr plog.LogRecord, name string, v pcommon.Value) string
 // s_session, …). Null members are omitted. A data member whose prefixed name
 // is taken by the envelope is an error.
 type NVDF struct {
-	// Prefix, when set, may override the prefix of data members.
-	Prefix PrefixFunc
+	// Types, when set, returns the field types of an event (its schema), or
+	// nil when it has none; it is called once per event.
+	Types func(lr plog.LogRecord) FieldTypes
 }
 
 // AppendEvent appends lr as one NVDF object.
@@ -97,13 +101,17 @@ func (n NVDF) appendEvent(dst []byte, lr plog.LogRecord) ([]byte, error) {
 	switch body := lr.Body(); body.Type() {
 	case pcommon.ValueTypeEmpty:
 	case pcommon.ValueTypeMap:
+		var types FieldTypes
+		if n.Types != nil {
+			types = n.Types(lr)
+		}
 		for name, v := range body.Map().All() {
 			if v.Type() == pcommon.ValueTypeEmpty {
 				continue
 			}
 			p := ""
-			if n.Prefix != nil {
-				p = n.Prefix(lr, name, v)
+			if types != nil {
+				p = types.NVDFPrefix(name, v)
 			}
 			var err error
 			if p == "" {
