@@ -1,0 +1,167 @@
+package structuredlogreceiver
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/courier-otel/courier/internal/testutil"
+	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/metadata"
+)
+
+func TestConfigStruct(t *testing.T) {
+	if err := componenttest.CheckConfigStruct(createDefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home folder:", err)
+	}
+	cfg, err := testutil.LoadConfig(t, component.NewID(metadata.Type), NewFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Include:            []string{filepath.Join(home, ".nvidia-omniverse", "logs", "*.log")},
+		PollInterval:       time.Second,
+		StartAt:            "beginning",
+		SeekTagName:        "seek",
+		WriteSeekTag:       true,
+		MaxBatchEvents:     10000,
+		MaxEventSize:       10000000,
+		Mode:               "prod",
+		MessageMatchMode:   "all",
+		MaxConcurrentFiles: 1024,
+	}
+	if got := cfg.(*Config); !equalConfig(got, want) {
+		t.Fatalf("default config\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestDefaultIncludeWithoutHome(t *testing.T) {
+	t.Setenv("HOME", "")
+	cfg := createDefaultConfig().(*Config)
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "include") || !strings.Contains(err.Error(), "HOME") {
+		t.Fatalf("Validate without HOME: %v", err)
+	}
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, err := testutil.LoadConfig(t, component.MustNewIDWithName("structured_log", "full"), NewFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage := component.MustNewIDWithName("file_storage", "progress")
+	want := &Config{
+		Include:            []string{"/var/log/omniverse/*.log", "/home/*/.nvidia-omniverse/logs/*.log"},
+		Exclude:            []string{"/var/log/omniverse/*.[0-9].log"},
+		PollInterval:       250 * time.Millisecond,
+		StartAt:            "end",
+		Storage:            &storage,
+		SeekTagName:        "courier_seek",
+		WriteSeekTag:       false,
+		ResendEvents:       true,
+		MaxBatchEvents:     500,
+		MaxEventSize:       1 << 20,
+		Mode:               "dev",
+		MessageMatchMode:   "matching+",
+		MaxConcurrentFiles: 64,
+	}
+	if got := cfg.(*Config); !equalConfig(got, want) {
+		t.Fatalf("full config\n got %+v\nwant %+v", got, want)
+	}
+	if _, err := testutil.LoadConfig(t, component.MustNewIDWithName("structured_log", "match_list"), NewFactory()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equalConfig(a, b *Config) bool {
+	sa, sb := *a, *b
+	if (sa.Storage == nil) != (sb.Storage == nil) || sa.Storage != nil && *sa.Storage != *sb.Storage {
+		return false
+	}
+	sa.Storage, sb.Storage = nil, nil
+	return strings.Join(sa.Include, "\x00") == strings.Join(sb.Include, "\x00") &&
+		strings.Join(sa.Exclude, "\x00") == strings.Join(sb.Exclude, "\x00") &&
+		sa.PollInterval == sb.PollInterval && sa.StartAt == sb.StartAt && sa.SeekTagName == sb.SeekTagName &&
+		sa.WriteSeekTag == sb.WriteSeekTag && sa.ResendEvents == sb.ResendEvents &&
+		sa.MaxBatchEvents == sb.MaxBatchEvents && sa.MaxEventSize == sb.MaxEventSize && sa.Mode == sb.Mode &&
+		sa.MessageMatchMode == sb.MessageMatchMode && sa.MaxConcurrentFiles == sb.MaxConcurrentFiles
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		section string
+		want    []string // substrings of the error
+	}{
+		{"no_include", []string{"include:", "at least one"}},
+		{"bad_include", []string{"include:", "/logs/[a-"}},
+		{"bad_exclude", []string{"exclude:", "/logs/[a-"}},
+		{"unexpanded_include", []string{"include:", "unexpanded"}},
+		{"zero_poll_interval", []string{"poll_interval:"}},
+		{"bad_start_at", []string{"start_at:", "middle"}},
+		{"empty_seek_tag_name", []string{"seek_tag_name:", "empty"}},
+		{"reserved_seek_tag_name", []string{"seek_tag_name:", "time"}},
+		{"bad_seek_tag_name", []string{"seek_tag_name:", "a/b"}},
+		{"zero_max_batch_events", []string{"max_batch_events:"}},
+		{"zero_max_event_size", []string{"max_event_size:"}},
+		{"bad_mode", []string{"mode:", "staging"}},
+		{"bad_message_match_mode", []string{"message_match_mode:", "staging"}},
+		{"zero_max_concurrent_files", []string{"max_concurrent_files:"}},
+	} {
+		t.Run(tc.section, func(t *testing.T) {
+			_, err := testutil.LoadConfig(t, component.MustNewIDWithName("structured_log", tc.section), NewFactory())
+			if err == nil {
+				t.Fatal("config accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestReadmeExamples checks that the receiver section of every YAML example
+// in the README is a valid configuration.
+func TestReadmeExamples(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```yaml\n")[1:]
+	if len(blocks) == 0 {
+		t.Fatal("no YAML examples in README.md")
+	}
+	for i, b := range blocks {
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		writeFile(t, path, []byte(strings.SplitN(b, "```", 2)[0]))
+		cm, err := confmaptest.LoadConf(path)
+		if err != nil {
+			t.Fatalf("example %d: %v", i+1, err)
+		}
+		sub, err := cm.Sub("receivers::structured_log")
+		if err != nil {
+			t.Fatalf("example %d: %v", i+1, err)
+		}
+		cfg := createDefaultConfig()
+		if err := sub.Unmarshal(cfg); err != nil {
+			t.Fatalf("example %d: %v", i+1, err)
+		}
+		if err := confmap.Validate(cfg); err != nil {
+			t.Fatalf("example %d: %v", i+1, err)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/courier-otel/courier/pkg/structuredlog"
+	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/checkpoint"
+	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/metadata"
+	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/reader"
+	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/tracker"
+)
+
+// flush delivers the batch, retrying until it is accepted, and commits the
+// progress of the files it read. It returns false when the receiver is
+// shutting down before the batch was accepted.
+func (t *Tailer) flush(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false // shutting down: what was read is read again next time
+	}
+	if t.batch.Empty() {
+		return true
+	}
+	if n := t.batch.Len(); n > 0 {
+		logs := t.batch.Logs()
+		// The same batch may be offered again after an error: read-only
+		// data makes a mutating consumer work on a copy.
+		logs.MarkReadOnly()
+		backoff := backoffInitial
+		for {
+			opCtx := t.s.ObsReport.StartLogsOp(ctx)
+			err := t.s.Next.ConsumeLogs(opCtx, logs)
+			t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), n, err)
+			if err == nil {
+				t.s.Telemetry.EventsEmitted.Add(ctx, int64(n))
+				break
+			}
+			if consumererror.IsPermanent(err) {
+				t.s.Telemetry.EventsRejected.Add(ctx, int64(n), t.reasonSet(ReasonPermanent))
+				t.log.Error("The next consumer refused events permanently; skipping them",
+					zap.Int("events", n), zap.Error(err))
+				break
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			t.warnf("The next consumer refused events; retrying the same batch",
+				zap.Int("events", n), zap.Duration("backoff", backoff), zap.Error(err))
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, backoffMax)
+		}
+	}
+	t.commit(ctx)
+	t.batch.Reset()
+	return true
+}
+
+// commit records the progress of every file in the delivered batch.
+func (t *Tailer) commit(ctx context.Context) {
+	changed := false
+	for _, f := range t.batch.Files() {
+		if f.ReadPos == f.Offset || f.State != tracker.StateActive {
+			continue
+		}
+		f.Offset = f.ReadPos
+		changed = true
+		delete(t.stored, f.ID) // the live progress supersedes what was loaded
+		fd := f.FD()
+		if !t.s.WriteSeekTag || f.TagFull || f.TagReadOnly || f.Gone || fd == nil {
+			continue
+		}
+		err := structuredlog.WriteSeekTag(fd, t.s.SeekTagName, f.Offset)
+		switch {
+		case errors.Is(err, structuredlog.ErrHeaderFull):
+			f.TagFull = true
+			t.log.Warn("The seek tag no longer fits in the file's header; "+t.fallback(),
+				zap.String("path", f.Path), zap.String("seek_tag_name", t.s.SeekTagName))
+		case err != nil:
+			t.warnf("Cannot write seek tag", zap.String("path", f.Path), zap.Error(err))
+		}
+	}
+	if changed {
+		t.save(ctx)
+	}
+}
+
+func (t *Tailer) fallback() string {
+	if t.s.Store != nil {
+		return "its progress is kept in storage only"
+	}
+	return "its progress is kept in memory only and will be read again after a restart"
+}
+
+// save writes every file's progress to storage, if configured.
+func (t *Tailer) save(ctx context.Context) {
+	if t.s.Store == nil {
+		return
+	}
+	var entries []checkpoint.Entry
+	t.tracker.All(func(f *tracker.File) {
+		switch f.State {
+		case tracker.StateActive:
+			entries = append(entries, checkpoint.Entry{Key: f.Key(), Path: f.Path, Offset: f.Offset})
+		case tracker.StateNew:
+			if e, ok := t.stored[f.ID]; ok {
+				entries = append(entries, e) // not read yet in this run: keep
+			}
+		}
+	})
+	if err := t.s.Store.Save(ctx, entries); err != nil {
+		t.warnf("Cannot save progress to storage", zap.Error(err))
+	}
+}
+
+func (t *Tailer) storedOffset(k checkpoint.Key) (int64, bool) {
+	e, ok := t.stored[k.ID]
+	if !ok || e.Key != k {
+		return 0, false
+	}
+	return e.Offset, true
+}
+
+func (t *Tailer) rejectLine(f *tracker.File, reason string, err error) {
+	t.s.Telemetry.EventsRejected.Add(context.Background(), 1, t.reasonSet(reason))
+	if err == nil {
+		return // skipped by message_match_mode: expected, not worth a warning
+	}
+	t.warnf("Skipping event line", zap.String("path", f.Path), zap.String("reason", reason), zap.Error(err))
+}
+
+func (t *Tailer) rejectFile(f *tracker.File, reason string, err error) {
+	t.s.Telemetry.FilesRejected.Add(context.Background(), 1, t.reasonSet(reason))
+	if reason == reader.ReasonNotStructuredLog {
+		// Other files in the folder (the transmitter's own log, …) are
+		// expected.
+		t.log.Debug("Skipping file that is not a structured log", zap.String("path", f.Path), zap.Error(err))
+		return
+	}
+	t.log.Warn("Skipping file", zap.String("path", f.Path), zap.String("reason", reason), zap.Error(err))
+}
+
+func (t *Tailer) reasonSet(reason string) metric.MeasurementOption {
+	o, ok := t.reason[reason]
+	if !ok {
+		o = metadata.ReasonSet(reason)
+		t.reason[reason] = o
+	}
+	return o
+}
+
+// warnf logs a warning unless too many were logged lately; the next one
+// that gets through says how many were suppressed.
+func (t *Tailer) warnf(msg string, fields ...zap.Field) {
+	if !t.warn.Allow() {
+		t.quiet++
+		return
+	}
+	if t.quiet > 0 {
+		fields = append(fields, zap.Int("suppressed_warnings", t.quiet))
+		t.quiet = 0
+	}
+	t.log.Warn(msg, fields...)
+}
