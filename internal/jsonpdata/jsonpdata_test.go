@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -217,6 +219,59 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := Decode(in, pcommon.NewValueEmpty()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestSpecial8(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+		for pos := range 8 {
+			var b [8]byte
+			for i := range b {
+				b[i] = 'a'
+			}
+			b[pos] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(b[i])
+			}
+			if got := special8(x); got != want {
+				t.Fatalf("special8 with %#x at byte %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestSpecial8Random(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		x := r.Uint64()
+		if r.IntN(2) == 0 { // mostly plain ASCII, like real text
+			x = x&0x3f3f3f3f3f3f3f3f | 0x2020202020202020 | x&(0x4040404040404040)
+		}
+		want := false
+		for i := range 8 {
+			c := byte(x >> (8 * i))
+			want = want || c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+		}
+		if got := special8(x); got != want {
+			t.Fatalf("special8(%#016x) = %v, want %v", x, got, want)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	in, err := os.ReadFile("../../pkg/cloudevent/testdata/omniverse.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var p Parser
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Parse(in); err != nil {
 			b.Fatal(err)
 		}
 	}

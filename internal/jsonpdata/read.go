@@ -22,6 +22,7 @@
 package jsonpdata
 
 import (
+	"encoding/binary"
 	"fmt"
 	"iter"
 	"math"
@@ -283,6 +284,13 @@ func (p *Parser) str() error {
 	start := p.pos + 1
 	kind := tokString
 	for i := start; i < len(p.b); {
+		// Skip plain ASCII eight bytes at a time.
+		for i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[i:])) {
+			i += 8
+		}
+		if i >= len(p.b) {
+			break
+		}
 		c := p.b[i]
 		switch {
 		case c == '"':
@@ -323,6 +331,20 @@ func (p *Parser) str() error {
 	}
 	p.pos = len(p.b)
 	return p.errorf("unterminated string")
+}
+
+const (
+	ones = 0x0101010101010101
+	high = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in x is a quote, a
+// backslash, a control character or not ASCII: the bytes str must look at.
+// (x-ones*n) & ^x & high is non-zero exactly when some byte is below n.
+func special8(x uint64) bool {
+	quote := x ^ (ones * '"')
+	backslash := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&high != 0
 }
 
 // unescape decodes a validated string token's text.
