@@ -204,7 +204,7 @@ func writerProcess() int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		fmt.Fprintln(out, id)
+		_, _ = fmt.Fprintln(out, id) // a write error shows in Flush
 		if i%500 == 0 {
 			time.Sleep(time.Millisecond) // interleave with the other writer and the reader
 		}
