@@ -9,8 +9,6 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
-	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/metadata"
@@ -134,34 +132,6 @@ func TestInvalidConfig(t *testing.T) {
 	}
 }
 
-// TestReadmeExamples checks that the receiver section of every YAML example
-// in the README is a valid configuration.
-func TestReadmeExamples(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := strings.Split(string(readme), "```yaml\n")[1:]
-	if len(blocks) == 0 {
-		t.Fatal("no YAML examples in README.md")
-	}
-	for i, b := range blocks {
-		path := filepath.Join(t.TempDir(), "config.yaml")
-		writeFile(t, path, []byte(strings.SplitN(b, "```", 2)[0]))
-		cm, err := confmaptest.LoadConf(path)
-		if err != nil {
-			t.Fatalf("example %d: %v", i+1, err)
-		}
-		sub, err := cm.Sub("receivers::structured_log")
-		if err != nil {
-			t.Fatalf("example %d: %v", i+1, err)
-		}
-		cfg := createDefaultConfig()
-		if err := sub.Unmarshal(cfg); err != nil {
-			t.Fatalf("example %d: %v", i+1, err)
-		}
-		if err := confmap.Validate(cfg); err != nil {
-			t.Fatalf("example %d: %v", i+1, err)
-		}
-	}
+func TestREADMEExamples(t *testing.T) {
+	testutil.READMEExamples(t, "receivers", NewFactory())
 }
