@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -78,7 +77,7 @@ func (e *tokenExtension) Start(ctx context.Context, _ component.Host) error {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.TLSClientConfig = tlsCfg
 		e.client.Store(&http.Client{Transport: transport, Timeout: e.cfg.Timeout})
-		if e.loc.url.Scheme == "http" && !isLoopback(e.loc.url.Hostname()) {
+		if e.loc.url.Scheme == "http" && !authrefresh.IsLoopback(e.loc.url.Hostname()) {
 			e.logger.Warn("url is plain http: the token travels unencrypted", zap.String("url", e.where()))
 		}
 	}
@@ -186,12 +185,4 @@ func (e *tokenExtension) get(ctx context.Context) ([]byte, error) {
 		return nil, &authrefresh.FetchError{Reason: authrefresh.ReasonInvalidResponse, Err: fmt.Errorf("GET %s: answer larger than %d bytes", e.where(), maxTokenSize)}
 	}
 	return b, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,7 +57,7 @@ func (e *oidcExtension) Start(ctx context.Context, _ component.Host) error {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	e.client.Store(&http.Client{Transport: transport, Timeout: e.cfg.Timeout})
-	if u, err := url.Parse(e.cfg.TokenURL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u, err := url.Parse(e.cfg.TokenURL); err == nil && u.Scheme == "http" && !authrefresh.IsLoopback(u.Hostname()) {
 		e.logger.Warn("token_url is plain http: the client secret and the tokens travel unencrypted",
 			zap.String("token_url", u.Redacted()))
 	}
@@ -192,12 +191,4 @@ func redact(msg, secret string) string {
 		msg = strings.ReplaceAll(msg, s, "[REDACTED]")
 	}
 	return msg
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -50,6 +50,7 @@ package authrefresh // import "github.com/courier-otel/courier/internal/authrefr
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 
 	"go.opentelemetry.io/collector/component"
@@ -122,4 +123,14 @@ func UsedToken(resp *http.Response) (token string, ok bool) {
 func Retried(resp *http.Response) bool {
 	u, _ := usageOf(resp)
 	return u.retried
+}
+
+// IsLoopback reports whether host (a URL's host name) is on this machine,
+// where plain http carries no secret across a network.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
