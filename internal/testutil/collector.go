@@ -79,6 +79,9 @@ func StartCollector(t testing.TB, binary string, env []string, args ...string) *
 	return c
 }
 
+// Pid is the collector's process id.
+func (c *Collector) Pid() int { return c.cmd.Process.Pid }
+
 // Output returns what the collector has written to stdout and stderr so far.
 func (c *Collector) Output() string { return c.output.String() }
 

@@ -97,7 +97,10 @@ type sink struct {
 	calls     int
 	failFirst int
 	failWith  error
-	delay     time.Duration // per accepted batch, to slow the receiver down
+	// mutate makes a failing call change the batch first, as a processor
+	// ahead of a failing exporter may.
+	mutate bool
+	delay  time.Duration // per accepted batch, to slow the receiver down
 }
 
 func (s *sink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -107,6 +110,12 @@ func (s *sink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	defer s.mu.Unlock()
 	s.calls++
 	if s.calls <= s.failFirst {
+		if s.mutate {
+			ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				lr.Attributes().PutStr(cloudevent.AttrSource, "changed")
+				return lr.Attributes().Len()%2 == 0 // and drop some
+			})
+		}
 		if s.failWith != nil {
 			return s.failWith
 		}

@@ -313,14 +313,15 @@ func TestDeletedFilesForgotten(t *testing.T) {
 
 // TestAtLeastOnce: a consumer that fails gets the same events again until
 // it accepts them; nothing is lost and, as the failing calls keep nothing,
-// nothing is duplicated.
+// nothing is duplicated. The failing calls change and shrink the batch they
+// are given: the events offered again are read anew, unchanged.
 func TestAtLeastOnce(t *testing.T) {
 	dir := t.TempDir()
 	w := openWriter(t, dir, "app.log", nil)
 	want := write(t, w, 250)
 	cfg := testConfig(dir)
 	cfg.MaxBatchEvents = 100
-	s := &sink{failFirst: 4}
+	s := &sink{failFirst: 4, mutate: true}
 	o := newObserved(t)
 	startWith(t, cfg, s, nil, o.set)
 	waitFor(t, "250 events", func() bool { return s.count() >= 250 })
@@ -330,10 +331,15 @@ func TestAtLeastOnce(t *testing.T) {
 	if got := s.ids(); !slices.Equal(got, want) {
 		t.Fatalf("got %d events, want %d in order", len(got), len(want))
 	}
+	for _, e := range s.events {
+		if e.Source == "changed" {
+			t.Fatalf("event %s was offered again as the failing consumer left it", e.ID)
+		}
+	}
 	if s.calls < 4+3 {
 		t.Fatalf("%d ConsumeLogs calls", s.calls)
 	}
-	if o.logged(zapcore.WarnLevel, "refused events; retrying") == 0 {
+	if o.logged(zapcore.WarnLevel, "refused events; reading them again") == 0 {
 		t.Fatal("no warning about the refused batch")
 	}
 	// The seek tag only moved once the events were accepted.

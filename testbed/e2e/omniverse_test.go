@@ -15,14 +15,9 @@ import (
 // events written by an application reach the sink when their schema approves
 // them; invalid and unknown ones do not; an old one arrives anonymized.
 func TestOmniversePipeline(t *testing.T) {
-	type fixture struct {
-		Type       string          `json:"type"`
-		DataSchema string          `json:"dataschema"`
-		Data       json.RawMessage `json:"data"`
-	}
-	var stats, startup fixture
+	var stats, startup fixtureEvent
 	for _, line := range schemaregistrytest.EventLines() {
-		var f fixture
+		var f fixtureEvent
 		if err := json.Unmarshal(line, &f); err != nil {
 			t.Fatal(err)
 		}

@@ -16,9 +16,13 @@ import (
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/tracker"
 )
 
-// flush delivers the batch, retrying until it is accepted, and commits the
-// progress of the files it read. It returns false when the receiver is
-// shutting down before the batch was accepted.
+// flush delivers the batch and commits the progress of the files it read.
+// When the next consumer refuses it, flush waits (with a growing backoff)
+// and rewinds those files to their committed progress, so the same events
+// are read and decoded again: a refused batch is never offered twice, since
+// the consumers may have changed it, and so it need not be read-only (which
+// would make every mutating processor copy every batch). flush returns
+// false when the receiver is shutting down before the batch was accepted.
 func (t *Tailer) flush(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return false // shutting down: what was read is read again next time
@@ -27,41 +31,46 @@ func (t *Tailer) flush(ctx context.Context) bool {
 		return true
 	}
 	if n := t.batch.Len(); n > 0 {
-		logs := t.batch.Logs()
-		// The same batch may be offered again after an error: read-only
-		// data makes a mutating consumer work on a copy.
-		logs.MarkReadOnly()
-		backoff := backoffInitial
-		for {
-			opCtx := t.s.ObsReport.StartLogsOp(ctx)
-			err := t.s.Next.ConsumeLogs(opCtx, logs)
-			t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), n, err)
-			if err == nil {
-				t.s.Telemetry.EventsEmitted.Add(ctx, int64(n))
-				break
-			}
-			if consumererror.IsPermanent(err) {
-				t.s.Telemetry.EventsRejected.Add(ctx, int64(n), t.reasonSet(ReasonPermanent))
-				t.log.Error("The next consumer refused events permanently; skipping them",
-					zap.Int("events", n), zap.Error(err))
-				break
-			}
-			if ctx.Err() != nil {
-				return false
-			}
-			t.warnf("The next consumer refused events; retrying the same batch",
-				zap.Int("events", n), zap.Duration("backoff", backoff), zap.Error(err))
+		opCtx := t.s.ObsReport.StartLogsOp(ctx)
+		err := t.s.Next.ConsumeLogs(opCtx, t.batch.Logs())
+		t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), n, err)
+		switch {
+		case err == nil:
+			t.s.Telemetry.EventsEmitted.Add(ctx, int64(n))
+			t.backoff = backoffInitial
+		case consumererror.IsPermanent(err):
+			t.s.Telemetry.EventsRejected.Add(ctx, int64(n), t.reasonSet(ReasonPermanent))
+			t.log.Error("The next consumer refused events permanently; skipping them",
+				zap.Int("events", n), zap.Error(err))
+		case ctx.Err() != nil:
+			return false
+		default:
+			t.warnf("The next consumer refused events; reading them again",
+				zap.Int("events", n), zap.Duration("backoff", t.backoff), zap.Error(err))
 			select {
 			case <-ctx.Done():
 				return false
-			case <-time.After(backoff):
+			case <-time.After(t.backoff):
 			}
-			backoff = min(2*backoff, backoffMax)
+			t.backoff = min(2*t.backoff, backoffMax)
+			t.rewind()
+			return true
 		}
 	}
 	t.commit(ctx)
 	t.batch.Reset()
 	return true
+}
+
+// rewind drops the undelivered batch and moves the files it read back to
+// their committed progress.
+func (t *Tailer) rewind() {
+	for _, f := range t.batch.Files() {
+		t.reader.Forget(f) // the read window assumes the old position
+		f.ReadPos, f.SkipScan = f.Offset, 0
+		f.Scanned = min(f.Scanned, f.Offset) // so the next poll reads it again
+	}
+	t.batch.Reset()
 }
 
 // commit records the progress of every file in the delivered batch.

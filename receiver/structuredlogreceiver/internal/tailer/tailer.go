@@ -76,12 +76,14 @@ type Tailer struct {
 	// the file is read (then its live progress replaces it) or forgotten.
 	stored map[fileid.ID]checkpoint.Entry
 
-	polls  uint64
-	busy   bool
-	wake   chan struct{}
-	warn   *rate.Limiter
-	quiet  int // warnings suppressed since the last one
-	reason map[string]metric.MeasurementOption
+	polls uint64
+	busy  bool
+	wake  chan struct{}
+	warn  *rate.Limiter
+	quiet int // warnings suppressed since the last one
+	// backoff is the wait before the next delivery after a refused one.
+	backoff time.Duration
+	reason  map[string]metric.MeasurementOption
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -90,13 +92,14 @@ type Tailer struct {
 // New returns a Tailer; Start runs it.
 func New(s Settings) *Tailer {
 	t := &Tailer{
-		s:      s,
-		log:    s.Logger,
-		batch:  reader.NewBatch(s.MaxBatchEvents, MaxBatchBytes),
-		wake:   make(chan struct{}, 1),
-		warn:   rate.NewLimiter(rate.Every(time.Second), 10),
-		reason: make(map[string]metric.MeasurementOption),
-		stored: make(map[fileid.ID]checkpoint.Entry),
+		s:       s,
+		log:     s.Logger,
+		batch:   reader.NewBatch(s.MaxBatchEvents, MaxBatchBytes),
+		wake:    make(chan struct{}, 1),
+		warn:    rate.NewLimiter(rate.Every(time.Second), 10),
+		backoff: backoffInitial,
+		reason:  make(map[string]metric.MeasurementOption),
+		stored:  make(map[fileid.ID]checkpoint.Entry),
 	}
 	t.tracker = tracker.New(s.MaxConcurrentFiles, s.WriteSeekTag, tracker.Counters{
 		Tracked: func(delta int) { s.Telemetry.FilesTracked.Add(context.Background(), int64(delta)) },

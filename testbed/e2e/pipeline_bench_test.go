@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/courier-otel/courier/extension/schemaregistryextension/schemaregistrytest"
+	"github.com/courier-otel/courier/internal/testutil"
+	"github.com/courier-otel/courier/pkg/structuredlog"
+)
+
+// BenchmarkOmniversePipeline measures the built binary on DESIGN.md §6's
+// first path: 700-byte Isaac Sim events in a structured log, through
+// schema_validation and old_events, to a loopback JSON-lines sink. Each
+// iteration is one collector run over pipelineEvents events, timed from
+// start to the last delivery; it reports events/s and the collector's peak
+// RSS.
+func BenchmarkOmniversePipeline(b *testing.B) {
+	const pipelineEvents = 150_000
+	var line fixtureEvent
+	if err := json.Unmarshal(schemaregistrytest.EventLines()[0], &line); err != nil {
+		b.Fatal(err)
+	}
+	var delivered atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		delivered.Add(int64(bytes.Count(body, []byte{'\n'})))
+	}))
+	defer sink.Close()
+	schemas := schemaregistrytest.WriteSchemas(b)
+	var peakRSS int64
+	var elapsed time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		w, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "isaac.log", Source: "bench@isaac.sim", SizeLimit: 1 << 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range pipelineEvents {
+			if _, err := w.WriteRaw(line.Type, line.DataSchema, line.Data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = w.Close()
+		delivered.Store(0)
+		health := testutil.FreePorts(b, 1)[0]
+		b.StartTimer()
+
+		start := time.Now()
+		c := testutil.StartCollector(b, testutil.CollectorBinary(b), []string{
+			"COURIER_E2E_LOG_DIR=" + dir, "COURIER_E2E_SCHEMA_DIR=" + schemas, "COURIER_E2E_SINK_URL=" + sink.URL,
+			fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
+		}, "--config=testdata/omniverse_bench.yaml")
+		c.WaitUntil(5*time.Minute, "every event delivered", func() error {
+			if n := delivered.Load(); n < pipelineEvents {
+				return fmt.Errorf("%d of %d events delivered", n, pipelineEvents)
+			}
+			return nil
+		})
+		elapsed += time.Since(start)
+		b.StopTimer()
+		peakRSS = max(peakRSS, vmHWM(b, c.Pid()))
+		if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+			b.Fatal(err)
+		}
+		if n := delivered.Load(); n != pipelineEvents {
+			b.Fatalf("%d events delivered, want %d", n, pipelineEvents)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(pipelineEvents*b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
+}
+
+type fixtureEvent struct {
+	Type       string          `json:"type"`
+	DataSchema string          `json:"dataschema"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// vmHWM is the peak resident set size of process pid, in bytes.
+func vmHWM(b *testing.B, pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
