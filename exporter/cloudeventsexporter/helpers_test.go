@@ -25,9 +25,9 @@ import (
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/metadata"
+	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 )
 
@@ -266,26 +266,7 @@ func consume(t testing.TB, exp exporter.Logs, ld plog.Logs) {
 // include attrs.
 func (te *testExporter) counter(t testing.TB, name string, attrs ...attribute.KeyValue) int64 {
 	t.Helper()
-	m, err := te.tel.GetMetric("courier.cloudevents_exporter." + name)
-	if err != nil {
-		return 0 // not recorded yet
-	}
-	sum, ok := m.Data.(metricdata.Sum[int64])
-	if !ok {
-		t.Fatalf("%s is a %T", name, m.Data)
-	}
-	var total int64
-	for _, dp := range sum.DataPoints {
-		match := true
-		for _, a := range attrs {
-			v, ok := dp.Attributes.Value(a.Key)
-			match = match && ok && v == a.Value
-		}
-		if match {
-			total += dp.Value
-		}
-	}
-	return total
+	return testutil.Counter(t, te.tel, "courier.cloudevents_exporter."+name, attrs...)
 }
 
 // deadLetterLine is one line of a dead-letter file.

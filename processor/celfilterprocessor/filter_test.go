@@ -1,12 +1,10 @@
 package celfilterprocessor
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.uber.org/goleak"
@@ -70,32 +68,15 @@ func filterIDs(t *testing.T, expr, onError string, events ...string) []string {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	sink := new(consumertest.LogsSink)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld := plog.NewLogs()
-	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	var d cloudevent.Decoder
-	for _, e := range events {
-		if err := d.Decode([]byte(e), lrs.AppendEmpty()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
+	h := testutil.NewProcessorHarness(t, NewFactory(), cfg, nil)
+	in := make([]plog.LogRecord, len(events))
+	for i, e := range events {
+		in[i] = testutil.Event(t, e)
 	}
 	var ids []string
-	for _, got := range sink.AllLogs() {
-		for _, rl := range got.ResourceLogs().All() {
-			for _, sl := range rl.ScopeLogs().All() {
-				for _, lr := range sl.LogRecords().All() {
-					v, _ := lr.Attributes().Get(cloudevent.AttrID)
-					ids = append(ids, v.Str())
-				}
-			}
-		}
+	for _, lr := range h.Consume(t, in...) {
+		v, _ := lr.Attributes().Get(cloudevent.AttrID)
+		ids = append(ids, v.Str())
 	}
 	return ids
 }

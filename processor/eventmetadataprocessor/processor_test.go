@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.uber.org/goleak"
@@ -30,31 +29,18 @@ func run(t *testing.T, cfg *Config, events ...string) []string {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	sink := new(consumertest.LogsSink)
-	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld := plog.NewLogs()
-	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	var d cloudevent.Decoder
-	for _, e := range events {
-		if err := d.Decode([]byte(e), lrs.AppendEmpty()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.ConsumeLogs(context.Background(), ld); err != nil {
-		t.Fatal(err)
+	h := testutil.NewProcessorHarness(t, NewFactory(), cfg, nil)
+	in := make([]plog.LogRecord, len(events))
+	for i, e := range events {
+		in[i] = testutil.Event(t, e)
 	}
 	var out []string
-	for _, got := range sink.AllLogs() {
-		for _, lr := range got.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
-			b, err := cloudevent.Structured{}.AppendEvent(nil, lr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, string(b))
+	for _, lr := range h.Consume(t, in...) {
+		b, err := cloudevent.Structured{}.AppendEvent(nil, lr)
+		if err != nil {
+			t.Fatal(err)
 		}
+		out = append(out, string(b))
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package oldeventsprocessor
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,87 +13,39 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension/schemaregistrytest"
+	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/pkg/cloudevent"
-	"github.com/courier-otel/courier/processor/oldeventsprocessor/internal/metadata"
 )
 
 const testKey = "a deployment secret of 32 bytes!"
 
-type harness struct {
-	proc processor.Logs
-	sink *consumertest.LogsSink
-	logs *observer.ObservedLogs
-	tel  *componenttest.Telemetry
-}
+type harness struct{ *testutil.ProcessorHarness }
 
 func newHarness(t *testing.T, host component.Host, mutate func(*Config)) *harness {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	mutate(cfg)
 	require.NoError(t, cfg.Validate())
-	core, logs := observer.New(zapcore.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	set := processortest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
-	set.Logger = zap.New(core)
-	sink := new(consumertest.LogsSink)
-	proc, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
-	require.NoError(t, err)
-	if host == nil {
-		host = componenttest.NewNopHost()
-	}
-	require.NoError(t, proc.Start(context.Background(), host))
-	t.Cleanup(func() { require.NoError(t, proc.Shutdown(context.Background())) })
-	return &harness{proc: proc, sink: sink, logs: logs, tel: tel}
+	return &harness{testutil.NewProcessorHarness(t, NewFactory(), cfg, host)}
 }
 
 // consume sends one batch and returns the events passed on, in order.
 func (h *harness) consume(t *testing.T, events ...plog.LogRecord) []plog.LogRecord {
 	t.Helper()
-	h.sink.Reset()
-	ld := plog.NewLogs()
-	rs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	for _, e := range events {
-		e.CopyTo(rs.AppendEmpty())
-	}
-	require.NoError(t, h.proc.ConsumeLogs(context.Background(), ld))
-	var out []plog.LogRecord
-	for _, got := range h.sink.AllLogs() {
-		lrs := got.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-		for i := 0; i < lrs.Len(); i++ {
-			out = append(out, lrs.At(i))
-		}
-	}
-	return out
+	return h.Consume(t, events...)
 }
 
 func (h *harness) counter(t *testing.T, name, reason string) int64 {
 	t.Helper()
-	m, err := h.tel.GetMetric(name)
-	if err != nil {
-		return 0
+	if reason == "" {
+		return h.Counter(t, name)
 	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if v, _ := dp.Attributes.Value(attribute.Key("reason")); reason == "" || v.AsString() == reason {
-			n += dp.Value
-		}
-	}
-	return n
+	return h.Counter(t, name, attribute.String("reason", reason))
 }
 
 // event returns fixture line i with its time daysAgo days before now.
@@ -222,11 +173,11 @@ func TestIgnoreGlobal(t *testing.T) {
 	require.Len(t, out, 1)
 	assert.Equal(t, "jdoe@omni.isaac.sim", str(t, out[0], "source"))
 	assert.EqualValues(t, 2, h.counter(t, "courier.old_events.dropped", "ignore_old_events"))
-	assert.Equal(t, 1, h.logs.FilterMessage("dropping old events; further ones are only counted for a while").Len())
+	assert.Equal(t, 1, h.Logs.FilterMessage("dropping old events; further ones are only counted for a while").Len())
 
 	// A batch of only old events is not passed on.
 	assert.Empty(t, h.consume(t, event(t, evStartup, 31)))
-	assert.Empty(t, h.sink.AllLogs())
+	assert.Empty(t, h.Sink.AllLogs())
 }
 
 func TestRegistryFlagsAndThresholds(t *testing.T) {
@@ -282,11 +233,11 @@ func TestFlagAsksToPseudonymizeWithoutKey(t *testing.T) {
 	h := newHarness(t, schemaregistrytest.NewHost(schemaregistrytest.Start(t)), func(c *Config) {
 		c.Registry = schemaregistrytest.ID
 	})
-	assert.Equal(t, 1, h.logs.FilterMessage("no pseudonymize_key: events whose schema or event flags ask for pseudonymization are anonymized instead").Len())
+	assert.Equal(t, 1, h.Logs.FilterMessage("no pseudonymize_key: events whose schema or event flags ask for pseudonymization are anonymized instead").Len())
 	out := h.consume(t, event(t, evPreferences, 15), event(t, evPreferences, 16))
 	assert.Equal(t, []string{"anonymous", "anonymous"}, sources(t, out))
 	assert.EqualValues(t, 2, h.counter(t, "courier.old_events.anonymized", "no_pseudonymize_key"))
-	assert.Equal(t, 1, h.logs.FilterMessage("a schema or event flag asks to pseudonymize old events but no pseudonymize_key is set: anonymizing them instead").Len())
+	assert.Equal(t, 1, h.Logs.FilterMessage("a schema or event flag asks to pseudonymize old events but no pseudonymize_key is set: anonymizing them instead").Len())
 }
 
 func sources(t *testing.T, lrs []plog.LogRecord) []string {

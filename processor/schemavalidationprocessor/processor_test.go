@@ -11,20 +11,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension/schemaregistrytest"
+	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/pkg/cloudevent"
-	"github.com/courier-otel/courier/processor/schemavalidationprocessor/internal/metadata"
 )
 
 func boolp(b bool) *bool { return &b }
@@ -40,12 +32,7 @@ func writePrivacy(t *testing.T, dir, content string) string {
 
 // harness runs the processor with the fixture registry and observable logs
 // and metrics.
-type harness struct {
-	proc processor.Logs
-	sink *consumertest.LogsSink
-	logs *observer.ObservedLogs
-	tel  *componenttest.Telemetry
-}
+type harness struct{ *testutil.ProcessorHarness }
 
 func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	t.Helper()
@@ -57,59 +44,26 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	mutate(cfg)
 	require.NoError(t, cfg.Validate())
 
-	core, logs := observer.New(zapcore.InfoLevel)
-	tel := componenttest.NewTelemetry()
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	set := processortest.NewNopSettings(metadata.Type)
-	set.TelemetrySettings = tel.NewTelemetrySettings()
-	set.Logger = zap.New(core)
-	sink := new(consumertest.LogsSink)
-	proc, err := NewFactory().CreateLogs(context.Background(), set, cfg, sink)
-	require.NoError(t, err)
-	require.NoError(t, proc.Start(context.Background(), host))
-	t.Cleanup(func() { require.NoError(t, proc.Shutdown(context.Background())) })
-	return &harness{proc: proc, sink: sink, logs: logs, tel: tel}
+	return &harness{testutil.NewProcessorHarness(t, NewFactory(), cfg, host)}
 }
 
 // consume sends one batch of events and returns the events passed on.
 func (h *harness) consume(t *testing.T, lines ...[]byte) []plog.LogRecord {
 	t.Helper()
-	h.sink.Reset()
-	ld := plog.NewLogs()
-	rs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	for _, l := range lines {
-		schemaregistrytest.Event(t, l).CopyTo(rs.AppendEmpty())
+	records := make([]plog.LogRecord, len(lines))
+	for i, l := range lines {
+		records[i] = schemaregistrytest.Event(t, l)
 	}
-	require.NoError(t, h.proc.ConsumeLogs(context.Background(), ld))
-	var out []plog.LogRecord
-	for _, got := range h.sink.AllLogs() {
-		for i := 0; i < got.ResourceLogs().Len(); i++ {
-			sls := got.ResourceLogs().At(i).ScopeLogs()
-			for j := 0; j < sls.Len(); j++ {
-				lrs := sls.At(j).LogRecords()
-				for k := 0; k < lrs.Len(); k++ {
-					out = append(out, lrs.At(k))
-				}
-			}
-		}
-	}
-	return out
+	return h.Consume(t, records...)
 }
 
 // counter sums the data points of a counter, by reason ("" = any).
 func (h *harness) counter(t *testing.T, name, reason string) int64 {
 	t.Helper()
-	m, err := h.tel.GetMetric(name)
-	if err != nil {
-		return 0
+	if reason == "" {
+		return h.Counter(t, name)
 	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if v, _ := dp.Attributes.Value(attribute.Key("reason")); reason == "" || v.AsString() == reason {
-			n += dp.Value
-		}
-	}
-	return n
+	return h.Counter(t, name, attribute.String("reason", reason))
 }
 
 // The fixture events: stats (performance), startup (usage), extension
@@ -162,7 +116,7 @@ func TestDropsByReason(t *testing.T) {
 	assert.EqualValues(t, 1, h.counter(t, "courier.schema_validation.validated", ""))
 
 	// One log line per reason, with the first validation error.
-	warn := h.logs.FilterMessage("event failed schema validation; further ones are only counted for a while").All()
+	warn := h.Logs.FilterMessage("event failed schema validation; further ones are only counted for a while").All()
 	require.Len(t, warn, 3)
 	byReason := map[string]map[string]any{}
 	for _, e := range warn {
@@ -180,8 +134,8 @@ func TestDropsByReason(t *testing.T) {
 func TestAllDroppedStopsTheBatch(t *testing.T) {
 	h := newHarness(t, func(*Config) {})
 	assert.Empty(t, h.consume(t, invalidData, unknownSchema))
-	assert.Zero(t, h.sink.LogRecordCount())
-	assert.Empty(t, h.sink.AllLogs(), "nothing is passed on")
+	assert.Zero(t, h.Sink.LogRecordCount())
+	assert.Empty(t, h.Sink.AllLogs(), "nothing is passed on")
 }
 
 func TestKeepMarksTheReason(t *testing.T) {
@@ -265,7 +219,7 @@ userId = "jdoe@example.com"
 	require.Eventually(t, func() bool {
 		return len(h.consume(t, startup)) == 0
 	}, 10*time.Second, 20*time.Millisecond)
-	assert.NotZero(t, h.logs.FilterMessage("privacy file unusable; categories it should grant get no consent").Len())
+	assert.NotZero(t, h.Logs.FilterMessage("privacy file unusable; categories it should grant get no consent").Len())
 }
 
 func TestMissingPrivacyFileMeansNoConsent(t *testing.T) {
@@ -275,7 +229,7 @@ func TestMissingPrivacyFileMeansNoConsent(t *testing.T) {
 	})
 	assert.Empty(t, h.consume(t, stats, startup, preferences))
 	assert.EqualValues(t, 3, h.counter(t, "courier.schema_validation.dropped", "no_consent"))
-	assert.Equal(t, 1, h.logs.FilterMessage("privacy file unusable; categories it should grant get no consent").Len())
+	assert.Equal(t, 1, h.Logs.FilterMessage("privacy file unusable; categories it should grant get no consent").Len())
 }
 
 func TestNullData(t *testing.T) {
@@ -297,8 +251,8 @@ func TestManyBatchesAndResources(t *testing.T) {
 		}
 		schemaregistrytest.Event(t, startup).CopyTo(rl.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty())
 	}
-	require.NoError(t, h.proc.ConsumeLogs(context.Background(), ld))
-	got := h.sink.AllLogs()
+	require.NoError(t, h.Proc.ConsumeLogs(context.Background(), ld))
+	got := h.Sink.AllLogs()
 	require.Len(t, got, 1)
 	assert.Equal(t, 3, got[0].ResourceLogs().Len(), "empty scopes are removed, resources with events stay")
 	for i := 0; i < 3; i++ {
