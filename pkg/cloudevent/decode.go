@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -54,7 +55,13 @@ func errorf(reason Reason, err error, format string, args ...any) *Error {
 // between calls; use one per goroutine.
 type Decoder struct {
 	p jsonpdata.Parser
+	// extKeys caches the attribute keys of extension members seen so far
+	// (cloudevents.event_session, …), so the same few names do not allocate
+	// a key per event; bounded by maxExtKeys.
+	extKeys map[string]string
 }
+
+const maxExtKeys = 256
 
 // Decode decodes one JSON event (a log line, a request body) into lr, which
 // should be empty. On error lr holds a partial event and should be discarded;
@@ -67,14 +74,14 @@ func (d *Decoder) Decode(b []byte, lr plog.LogRecord) error {
 	if root.Kind() != jsonpdata.Object {
 		return errorf(ReasonNotObject, nil, "not a JSON object")
 	}
-	if err := members(root, lr); err != nil {
+	if err := d.members(root, lr); err != nil {
 		return err
 	}
 	return check(lr)
 }
 
 // members maps the members of the event object to lr.
-func members(root jsonpdata.Node, lr plog.LogRecord) error {
+func (d *Decoder) members(root jsonpdata.Node, lr plog.LogRecord) error {
 	attrs := lr.Attributes()
 	attrs.EnsureCapacity(10)
 	var hasData, hasBase64 bool
@@ -135,10 +142,25 @@ func members(root jsonpdata.Node, lr plog.LogRecord) error {
 		case "spec_version":
 			return errorf(ReasonInvalidAttribute, nil, "member spec_version would collide with specversion")
 		default:
-			v.CopyTo(attrs.PutEmpty(AttrPrefix + name))
+			v.CopyTo(attrs.PutEmpty(d.extKey(name)))
 		}
 	}
 	return nil
+}
+
+// extKey returns the attribute key of extension member name.
+func (d *Decoder) extKey(name string) string {
+	if k, ok := d.extKeys[name]; ok {
+		return k
+	}
+	k := AttrPrefix + name
+	if len(d.extKeys) < maxExtKeys {
+		if d.extKeys == nil {
+			d.extKeys = make(map[string]string)
+		}
+		d.extKeys[strings.Clone(name)] = k
+	}
+	return k
 }
 
 // setNumberData stores a bare number as the Body. One beyond int64 becomes a
@@ -186,8 +208,8 @@ func isInteger(s string) bool {
 	return true
 }
 
-// parseTime parses RFC 3339 time stamps. The fixed-layout fast path covers
-// what Omniverse and NVSentinel write; anything else goes through time.Parse.
+// parseTime parses RFC 3339 time stamps (time.Parse takes ~85 ns here: no
+// hand-written fast path is worth it).
 func parseTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
