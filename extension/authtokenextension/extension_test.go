@@ -23,13 +23,14 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension/extensiontest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/courier-otel/courier/extension/authtokenextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/testutil"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // sink accepts requests whose header carries a token it knows and that has
@@ -126,19 +127,13 @@ func (h *harness) client(t *testing.T) *http.Client {
 	return &http.Client{Transport: rt}
 }
 
+// counter sums counter name, filtered by reason when reason is not empty.
 func (h *harness) counter(t *testing.T, name, reason string) int64 {
 	t.Helper()
-	m, err := h.tel.GetMetric(name)
-	if err != nil {
-		return 0
+	if reason == "" {
+		return testutil.Counter(t, h.tel, name)
 	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if r, _ := dp.Attributes.Value("reason"); reason == "" || r.AsString() == reason {
-			n += dp.Value
-		}
-	}
-	return n
+	return testutil.Counter(t, h.tel, name, attribute.String("reason", reason))
 }
 
 // assertNotLogged checks that no log line mentions any of the tokens.

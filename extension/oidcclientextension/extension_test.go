@@ -24,7 +24,6 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension/extensiontest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -32,6 +31,8 @@ import (
 	"github.com/courier-otel/courier/extension/oidcclientextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
 	"github.com/courier-otel/courier/internal/authrefresh/authrefreshtest"
+	"github.com/courier-otel/courier/internal/testutil"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // harness is a started oidc_client extension with its logs and metrics.
@@ -72,21 +73,13 @@ func (h *harness) client(t *testing.T) *http.Client {
 	return &http.Client{Transport: rt}
 }
 
-// counter returns the sum of the int64 counter name, filtered by reason
-// when reason is not empty.
+// counter sums counter name, filtered by reason when reason is not empty.
 func (h *harness) counter(t *testing.T, name, reason string) int64 {
 	t.Helper()
-	m, err := h.tel.GetMetric(name)
-	if err != nil {
-		return 0
+	if reason == "" {
+		return testutil.Counter(t, h.tel, name)
 	}
-	var n int64
-	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-		if r, _ := dp.Attributes.Value("reason"); reason == "" || r.AsString() == reason {
-			n += dp.Value
-		}
-	}
-	return n
+	return testutil.Counter(t, h.tel, name, attribute.String("reason", reason))
 }
 
 // assertNoSecret checks that no log line, field or error mentions secret.
