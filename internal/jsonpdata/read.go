@@ -22,7 +22,6 @@
 package jsonpdata
 
 import (
-	"encoding/binary"
 	"fmt"
 	"iter"
 	"math"
@@ -87,8 +86,7 @@ type token struct {
 // Parser parses JSON texts. It keeps its tape between calls; use one per
 // goroutine. Nodes it returns are valid until the next Parse.
 type Parser struct {
-	b     []byte
-	s     string // one copy of the input; strings are sliced from it
+	s     string // the input; strings are sliced from it
 	toks  []token
 	pos   int
 	depth int
@@ -98,17 +96,25 @@ type Parser struct {
 // space) and returns its root. The Parser copies b once, so values built
 // from it never alias b.
 func (p *Parser) Parse(b []byte) (Node, error) {
-	if len(b) > maxInput {
+	return p.ParseString(string(b))
+}
+
+// ParseString is Parse without the copy: strings in values built from the
+// result are slices of s. A caller that reads many texts out of one larger
+// string (a read buffer's worth of lines) saves an allocation per text,
+// at the price of the whole string staying alive while any value does.
+func (p *Parser) ParseString(s string) (Node, error) {
+	if len(s) > maxInput {
 		return Node{}, &SyntaxError{Msg: "input too large"}
 	}
-	p.b, p.s, p.pos, p.depth = b, string(b), 0, 0
+	p.s, p.pos, p.depth = s, 0, 0
 	p.toks = p.toks[:0]
 	if err := p.value(); err != nil {
 		return Node{}, err
 	}
 	p.skipSpace()
-	if p.pos != len(b) {
-		return Node{}, p.errorf("unexpected %q after top-level value", b[p.pos])
+	if p.pos != len(s) {
+		return Node{}, p.errorf("unexpected %q after top-level value", s[p.pos])
 	}
 	return Node{p: p, i: 0}, nil
 }
@@ -118,15 +124,15 @@ func (p *Parser) errorf(format string, args ...any) error {
 }
 
 func (p *Parser) unexpected(want string) error {
-	if p.pos >= len(p.b) {
+	if p.pos >= len(p.s) {
 		return p.errorf("unexpected end of input, want %s", want)
 	}
-	return p.errorf("unexpected %q, want %s", p.b[p.pos], want)
+	return p.errorf("unexpected %q, want %s", p.s[p.pos], want)
 }
 
 func (p *Parser) skipSpace() {
-	for p.pos < len(p.b) {
-		switch p.b[p.pos] {
+	for p.pos < len(p.s) {
+		switch p.s[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
 		default:
@@ -141,10 +147,10 @@ func (p *Parser) push(kind byte, start, end int) {
 
 func (p *Parser) value() error {
 	p.skipSpace()
-	if p.pos >= len(p.b) {
+	if p.pos >= len(p.s) {
 		return p.unexpected("a JSON value")
 	}
-	switch c := p.b[p.pos]; c {
+	switch c := p.s[p.pos]; c {
 	case '"':
 		return p.str()
 	case '{':
@@ -160,7 +166,7 @@ func (p *Parser) value() error {
 	default:
 		if c == '-' || ('0' <= c && c <= '9') {
 			start := p.pos
-			end, _, integer, msg := scanNumber(p.b, start)
+			end, _, integer, msg := scanNumber(p.s, start)
 			p.pos = end
 			if msg != "" {
 				return p.errorf("%s", msg)
@@ -177,7 +183,7 @@ func (p *Parser) value() error {
 }
 
 func (p *Parser) literal(lit string, kind byte) error {
-	if len(p.b)-p.pos < len(lit) || p.s[p.pos:p.pos+len(lit)] != lit {
+	if len(p.s)-p.pos < len(lit) || p.s[p.pos:p.pos+len(lit)] != lit {
 		return p.errorf("invalid literal, want %s", lit)
 	}
 	p.push(kind, p.pos, p.pos+len(lit))
@@ -208,21 +214,21 @@ func (p *Parser) object() error {
 	p.push(tokObject, p.pos, 0)
 	p.pos++ // '{'
 	p.skipSpace()
-	if p.pos < len(p.b) && p.b[p.pos] == '}' {
+	if p.pos < len(p.s) && p.s[p.pos] == '}' {
 		p.pos++
 		p.container(i, 0)
 		return nil
 	}
 	for n := 1; ; n++ {
 		p.skipSpace()
-		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
+		if p.pos >= len(p.s) || p.s[p.pos] != '"' {
 			return p.unexpected("string (member name)")
 		}
 		if err := p.str(); err != nil {
 			return err
 		}
 		p.skipSpace()
-		if p.pos >= len(p.b) || p.b[p.pos] != ':' {
+		if p.pos >= len(p.s) || p.s[p.pos] != ':' {
 			return p.unexpected("':'")
 		}
 		p.pos++
@@ -230,8 +236,8 @@ func (p *Parser) object() error {
 			return err
 		}
 		p.skipSpace()
-		if p.pos < len(p.b) {
-			switch p.b[p.pos] {
+		if p.pos < len(p.s) {
+			switch p.s[p.pos] {
 			case ',':
 				p.pos++
 				continue
@@ -253,7 +259,7 @@ func (p *Parser) array() error {
 	p.push(tokArray, p.pos, 0)
 	p.pos++ // '['
 	p.skipSpace()
-	if p.pos < len(p.b) && p.b[p.pos] == ']' {
+	if p.pos < len(p.s) && p.s[p.pos] == ']' {
 		p.pos++
 		p.container(i, 0)
 		return nil
@@ -263,8 +269,8 @@ func (p *Parser) array() error {
 			return err
 		}
 		p.skipSpace()
-		if p.pos < len(p.b) {
-			switch p.b[p.pos] {
+		if p.pos < len(p.s) {
+			switch p.s[p.pos] {
 			case ',':
 				p.pos++
 				continue
@@ -278,20 +284,20 @@ func (p *Parser) array() error {
 	}
 }
 
-// str validates the string at p.b[p.pos] == '"' and records whether it can
+// str validates the string at p.s[p.pos] == '"' and records whether it can
 // be sliced as it is (ASCII or valid UTF-8 without escapes).
 func (p *Parser) str() error {
 	start := p.pos + 1
 	kind := tokString
-	for i := start; i < len(p.b); {
+	for i := start; i < len(p.s); {
 		// Skip plain ASCII eight bytes at a time.
-		for i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[i:])) {
+		for i+8 <= len(p.s) && !special8(load64(p.s, i)) {
 			i += 8
 		}
-		if i >= len(p.b) {
+		if i >= len(p.s) {
 			break
 		}
-		c := p.b[i]
+		c := p.s[i]
 		switch {
 		case c == '"':
 			p.push(kind, start, i)
@@ -302,25 +308,25 @@ func (p *Parser) str() error {
 			return p.errorf("control character %#02x in string", c)
 		case c == '\\':
 			kind = tokEscaped
-			if i+1 >= len(p.b) {
+			if i+1 >= len(p.s) {
 				i++
 				continue
 			}
-			switch p.b[i+1] {
+			switch p.s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if _, ok := hex4(p.b, i+2); !ok {
+				if _, ok := hex4(p.s, i+2); !ok {
 					p.pos = i
 					return p.errorf("invalid \\u escape")
 				}
 				i += 6
 			default:
 				p.pos = i
-				return p.errorf("invalid escape '\\%c'", p.b[i+1])
+				return p.errorf("invalid escape '\\%c'", p.s[i+1])
 			}
 		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(p.b[i:])
+			r, size := utf8.DecodeRuneInString(p.s[i:])
 			if r == utf8.RuneError && size == 1 {
 				kind = tokEscaped
 			}
@@ -329,7 +335,7 @@ func (p *Parser) str() error {
 			i++
 		}
 	}
-	p.pos = len(p.b)
+	p.pos = len(p.s)
 	return p.errorf("unterminated string")
 }
 
@@ -347,8 +353,15 @@ func special8(x uint64) bool {
 	return ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&high != 0
 }
 
+// load64 reads s[i:i+8] as a little-endian word (one load once compiled).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // unescape decodes a validated string token's text.
-func unescape(b []byte) string {
+func unescape(b string) string {
 	buf := make([]byte, 0, len(b))
 	for i := 0; i < len(b); {
 		c := b[i]
@@ -389,7 +402,7 @@ func unescape(b []byte) string {
 				buf = append(buf, esc)
 			}
 		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(b[i:])
+			r, size := utf8.DecodeRuneInString(b[i:])
 			if r == utf8.RuneError && size == 1 {
 				buf = utf8.AppendRune(buf, utf8.RuneError)
 			} else {
@@ -404,12 +417,13 @@ func unescape(b []byte) string {
 	return string(buf)
 }
 
-func hex4(b []byte, i int) (rune, bool) {
+func hex4(b string, i int) (rune, bool) {
 	if i < 0 || i+4 > len(b) {
 		return 0, false
 	}
 	var v rune
-	for _, c := range b[i : i+4] {
+	for j := i; j < i+4; j++ {
+		c := b[j]
 		switch {
 		case '0' <= c && c <= '9':
 			c -= '0'
@@ -428,7 +442,7 @@ func hex4(b []byte, i int) (rune, bool) {
 // scanNumber scans -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? from b[i:]. It
 // returns the end offset, where the integer digits start, and whether the
 // number has neither fraction nor exponent; msg is set when it is malformed.
-func scanNumber(b []byte, i int) (end, digits int, integer bool, msg string) {
+func scanNumber[T string | []byte](b T, i int) (end, digits int, integer bool, msg string) {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -507,7 +521,7 @@ func (n Node) Kind() Kind {
 func (n Node) Str() string {
 	t := n.tok()
 	if t.kind == tokEscaped {
-		return unescape(n.p.b[t.start:t.end])
+		return unescape(n.p.s[t.start:t.end])
 	}
 	return n.p.s[t.start:t.end]
 }
@@ -564,7 +578,7 @@ func (p *Parser) build(i int, v pcommon.Value) int {
 	case tokString:
 		v.SetStr(p.s[t.start:t.end])
 	case tokEscaped:
-		v.SetStr(unescape(p.b[t.start:t.end]))
+		v.SetStr(unescape(p.s[t.start:t.end]))
 	case tokInt, tokNumber:
 		p.number(t, v)
 	case tokArray:
@@ -583,7 +597,7 @@ func (p *Parser) build(i int, v pcommon.Value) int {
 			k := p.toks[j]
 			name := p.s[k.start:k.end]
 			if k.kind == tokEscaped {
-				name = unescape(p.b[k.start:k.end])
+				name = unescape(p.s[k.start:k.end])
 			}
 			// PutEmpty keeps one entry per name: a repeated member overwrites.
 			j = p.build(j+1, m.PutEmpty(name))

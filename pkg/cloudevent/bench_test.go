@@ -11,24 +11,39 @@ import (
 // event and an NVSentinel health event. Each op is one event.
 var benchEvents = []string{"omniverse.json", "nvsentinel.json"}
 
+// BenchmarkDecode decodes each event into a batch of records, as the
+// structured_log receiver does. The "pdata" case is the floor under any
+// decoder: it deep-copies the already decoded record (lr.CopyTo), so it
+// allocates the same tree of pcommon values without reading any JSON.
 func BenchmarkDecode(b *testing.B) {
 	for _, name := range benchEvents {
 		in := fixture(b, name)
-		b.Run(name, func(b *testing.B) {
-			b.SetBytes(int64(len(in)))
-			b.ReportAllocs()
-			var d Decoder
-			logs := plog.NewLogs()
-			rs := logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-			for b.Loop() {
-				if rs.Len() == 1000 {
-					rs.RemoveIf(func(plog.LogRecord) bool { return true })
+		text := string(in)
+		src := decode(b, text)
+		cases := []struct {
+			name string
+			fn   func(d *Decoder, lr plog.LogRecord) error
+		}{
+			{"copy", func(d *Decoder, lr plog.LogRecord) error { return d.Decode(in, lr) }},
+			{"shared", func(d *Decoder, lr plog.LogRecord) error { return d.DecodeString(text, lr) }},
+			{"pdata", func(_ *Decoder, lr plog.LogRecord) error { src.CopyTo(lr); return nil }},
+		}
+		for _, c := range cases {
+			b.Run(c.name+"/"+name, func(b *testing.B) {
+				b.SetBytes(int64(len(in)))
+				b.ReportAllocs()
+				var d Decoder
+				rs := plog.NewLogRecordSlice()
+				for b.Loop() {
+					if rs.Len() == 1000 {
+						rs = plog.NewLogRecordSlice() // a batch is delivered; the next one starts
+					}
+					if err := c.fn(&d, rs.AppendEmpty()); err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err := d.Decode(in, rs.AppendEmpty()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -67,7 +67,13 @@ const maxExtKeys = 256
 // should be empty. On error lr holds a partial event and should be discarded;
 // the error is an *Error.
 func (d *Decoder) Decode(b []byte, lr plog.LogRecord) error {
-	root, err := d.p.Parse(b)
+	return d.DecodeString(string(b), lr)
+}
+
+// DecodeString is Decode without copying the text: the strings of lr are
+// slices of s, which stays alive as long as they do.
+func (d *Decoder) DecodeString(s string, lr plog.LogRecord) error {
+	root, err := d.p.ParseString(s)
 	if err != nil {
 		return errorf(ReasonNotJSON, err, "not JSON: %v", err)
 	}

@@ -3,10 +3,12 @@
 //
 // The read path is built for throughput: data comes in large positioned
 // reads (pread) into one buffer shared by all files, each taken under a
-// non-blocking fcntl read lock held only for that read; lines are found in
-// the buffer with bytes.IndexByte and decoded by pkg/cloudevent straight
-// into the batch's records, so a line is never copied. A torn last line is
-// left in the file and read again, whole, once its '\n' has been written.
+// non-blocking fcntl read lock held only for that read. Each read is copied
+// once into a string, the window; lines are found in it with
+// strings.IndexByte and decoded by pkg/cloudevent straight into the batch's
+// records, whose strings are slices of the window: one allocation per read
+// instead of one per line. A torn last line is left in the file and read
+// again, whole, once its '\n' has been written.
 package reader
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -95,10 +98,12 @@ type Reader struct {
 	dec cloudevent.Decoder
 
 	buf []byte
-	// The window: buf[lo:hi] holds the bytes of file win (generation
-	// winGen) starting at file offset win.ReadPos.
+	// The window: text[lo:hi] holds the bytes of file win (generation
+	// winGen) starting at file offset win.ReadPos. text is a copy of the
+	// last read; records keep slices of it.
 	win    *tracker.File
 	winGen uint64
+	text   string
 	lo, hi int
 
 	observed pcommon.Timestamp
@@ -136,7 +141,7 @@ func (r *Reader) TakeBytes() int64 {
 // Forget drops buffered data of f (for instance before f is closed).
 func (r *Reader) Forget(f *tracker.File) {
 	if r.win == f {
-		r.win = nil
+		r.dropWindow()
 	}
 }
 
@@ -145,7 +150,7 @@ func (r *Reader) Forget(f *tracker.File) {
 // descriptor.
 func (r *Reader) Read(fd *os.File, f *tracker.File, b *Batch) (Status, error) {
 	if r.win != f || r.winGen != f.Gen {
-		r.win = nil
+		r.dropWindow()
 	}
 	if f.State == tracker.StateNew || f.NeedVerify {
 		st, err := r.readHeader(fd, f)
@@ -286,7 +291,7 @@ func (r *Reader) readHeader(fd *os.File, f *tracker.File) (Status, error) {
 func (r *Reader) shrink() {
 	if len(r.buf) > r.cfg.BufferSize {
 		r.buf = make([]byte, r.cfg.BufferSize)
-		r.win = nil
+		r.dropWindow()
 	}
 }
 
@@ -339,19 +344,23 @@ func lastLineEnd(fd *os.File, from, size int64, buf []byte) (int64, error) {
 
 func (r *Reader) rejectFile(f *tracker.File, reason string, err error) (Status, error) {
 	f.State = tracker.StateRejected
-	r.win = nil
+	r.dropWindow()
 	r.cfg.OnRejectFile(f, reason, err)
 	return StatusRejected, nil
 }
 
-// setWindow records that buf[0:n] holds file f from offset 0, and points
-// the window at f.ReadPos if it falls inside.
+// dropWindow forgets the window, and with it the last read's text.
+func (r *Reader) dropWindow() { r.win, r.text = nil, "" }
+
+// setWindow records that buf[0:n] holds file f from offset fileOff, and
+// points the window at f.ReadPos if it falls inside.
 func (r *Reader) setWindow(f *tracker.File, fileOff int64, n int) {
 	if f.ReadPos < fileOff || f.ReadPos > fileOff+int64(n) {
-		r.win = nil
+		r.dropWindow()
 		return
 	}
 	r.win, r.winGen = f, f.Gen
+	r.text = string(r.buf[:n])
 	r.lo, r.hi = int(f.ReadPos-fileOff), n
 	r.observed = pcommon.NewTimestampFromTime(r.cfg.Now())
 }
@@ -371,8 +380,8 @@ func (r *Reader) readLines(fd *os.File, f *tracker.File, b *Batch) (Status, erro
 			}
 		}
 		if r.win == f {
-			if i := bytes.IndexByte(r.buf[r.lo:r.hi], '\n'); i >= 0 {
-				line := r.buf[r.lo : r.lo+i]
+			if i := strings.IndexByte(r.text[r.lo:r.hi], '\n'); i >= 0 {
+				line := r.text[r.lo : r.lo+i]
 				r.lo += i + 1
 				f.ReadPos += int64(i) + 1
 				b.touch(f)
@@ -385,7 +394,7 @@ func (r *Reader) readLines(fd *os.File, f *tracker.File, b *Batch) (Status, erro
 			// No complete line left in the window.
 			if r.lo == 0 && r.hi == len(r.buf) {
 				// One line fills the whole buffer.
-				r.win = nil
+				r.dropWindow()
 				if len(r.buf) > r.cfg.MaxEventSize {
 					f.SkipScan = f.ReadPos + int64(r.hi)
 					continue
@@ -399,7 +408,7 @@ func (r *Reader) readLines(fd *os.File, f *tracker.File, b *Batch) (Status, erro
 		}
 		// Refill from the read position; a partial line at the end of the
 		// window is read again, whole.
-		r.win = nil
+		r.dropWindow()
 		n, size, ok, err := lockedRead(fd, r.buf, f.ReadPos)
 		if err != nil {
 			return StatusDone, err
@@ -433,7 +442,7 @@ func (r *Reader) readLines(fd *os.File, f *tracker.File, b *Batch) (Status, erro
 func (r *Reader) restart(fd *os.File, f *tracker.File, b *Batch) (Status, error) {
 	f.Gen++
 	f.State, f.Restart, f.SkipScan = tracker.StateNew, true, 0
-	r.win = nil
+	r.dropWindow()
 	st, err := r.readHeader(fd, f)
 	if f.State == tracker.StateActive {
 		f.Offset = 0 // before the header: "start after the header" if saved as is
@@ -483,7 +492,7 @@ func (r *Reader) skipLongLine(fd *os.File, f *tracker.File, b *Batch, limit *int
 }
 
 // line handles one complete event line (without its '\n').
-func (r *Reader) line(f *tracker.File, line []byte, b *Batch) {
+func (r *Reader) line(f *tracker.File, line string, b *Batch) {
 	r.bytesRead += int64(len(line)) + 1
 	if len(line) > r.cfg.MaxEventSize {
 		r.cfg.OnRejectLine(f, ReasonTooLarge, fmt.Errorf("event of %d bytes is larger than max_event_size (%d bytes)", len(line), r.cfg.MaxEventSize))
@@ -493,7 +502,7 @@ func (r *Reader) line(f *tracker.File, line []byte, b *Batch) {
 		return // an empty line holds no event
 	}
 	lr := b.slot()
-	if err := r.dec.Decode(line, lr); err != nil {
+	if err := r.dec.DecodeString(line, lr); err != nil {
 		b.release()
 		r.cfg.OnRejectLine(f, string(cloudevent.ReasonOf(err)), err)
 		return
@@ -513,9 +522,9 @@ func (r *Reader) line(f *tracker.File, line []byte, b *Batch) {
 	b.added(len(line))
 }
 
-func isBlank(line []byte) bool {
-	for _, c := range line {
-		if c != ' ' && c != '\t' && c != '\r' {
+func isBlank(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if c := line[i]; c != ' ' && c != '\t' && c != '\r' {
 			return false
 		}
 	}
