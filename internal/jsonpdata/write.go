@@ -49,6 +49,13 @@ func appendString(dst []byte, prefix, s string) []byte {
 	dst = append(dst, prefix...)
 	start := 0
 	for i := 0; i < len(s); {
+		// Plain ASCII needs no escaping: skip it eight bytes at a time.
+		for i+8 <= len(s) && !special8(load64(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -101,6 +101,10 @@ type sink struct {
 	// ahead of a failing exporter may.
 	mutate bool
 	delay  time.Duration // per accepted batch, to slow the receiver down
+	// failOn makes that call (1-based) fail after failDelay, for a refusal
+	// that comes while the receiver reads on.
+	failOn    int
+	failDelay time.Duration
 }
 
 func (s *sink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -109,6 +113,10 @@ func (s *sink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.calls == s.failOn {
+		time.Sleep(s.failDelay)
+		return fmt.Errorf("sink failure on call %d", s.calls)
+	}
 	if s.calls <= s.failFirst {
 		if s.mutate {
 			ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().RemoveIf(func(lr plog.LogRecord) bool {

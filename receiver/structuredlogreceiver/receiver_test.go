@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -348,6 +349,41 @@ func TestAtLeastOnce(t *testing.T) {
 		off, ok := seekTag(t, path, "seek")
 		return ok && off == fileSize(t, path)
 	})
+}
+
+// TestRefusedWhileReadingOn: a batch is refused while the receiver has
+// already read the next one from another file (deliveries overlap reading).
+// Both files are read again from their committed progress: every event
+// arrives once, each file's in order.
+func TestRefusedWhileReadingOn(t *testing.T) {
+	dir := t.TempDir()
+	a := openWriter(t, dir, "a.log", nil)
+	wantA := write(t, a, 20)
+	b := openWriter(t, dir, "b.log", func(o *structuredlog.Options) { o.IDStart = 1000 })
+	wantB := write(t, b, 30)
+	// a is older: batch 1 and 2 are a's, batch 3 is b's first ten, read
+	// while batch 2 is being refused.
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "a.log"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(dir)
+	cfg.MaxBatchEvents = 10
+	s := &sink{failOn: 2, failDelay: 100 * time.Millisecond}
+	startReceiver(t, cfg, s, nil)
+	waitFor(t, "50 events", func() bool { return s.count() >= 50 })
+	settle(s)
+	var gotA, gotB []string
+	for _, e := range s.events {
+		if e.Name == "a.log" {
+			gotA = append(gotA, e.ID)
+		} else {
+			gotB = append(gotB, e.ID)
+		}
+	}
+	if !slices.Equal(gotA, wantA) || !slices.Equal(gotB, wantB) {
+		t.Fatalf("got a %v, b %v; want a %v, b %v", gotA, gotB, wantA, wantB)
+	}
 }
 
 func TestPermanentErrorSkipsBatch(t *testing.T) {

@@ -54,19 +54,35 @@ func (b *Batch) Files() []*tracker.File { return b.files }
 // Empty reports whether the batch holds neither events nor progress.
 func (b *Batch) Empty() bool { return b.events == 0 && len(b.files) == 0 }
 
-// Logs returns the events for delivery; the batch keeps them until Reset.
-func (b *Batch) Logs() plog.Logs {
+// Mark is where reading of a file stood when a batch was taken: the
+// progress to commit once the batch's events are delivered, unless the file
+// started over (a new Gen) meanwhile.
+type Mark struct {
+	File *tracker.File
+	Gen  uint64
+	Pos  int64
+}
+
+// Take hands over the batch's events and the marks of the files it read,
+// and empties the batch for the next events. The files stay marked
+// Delivering (so their descriptors are kept) until the caller clears it.
+func (b *Batch) Take() (plog.Logs, []Mark) {
 	if b.spare {
 		n := b.records.Len() - 1
 		i := 0
 		b.records.RemoveIf(func(plog.LogRecord) bool { i++; return i > n })
-		b.spare = false
 	}
-	return b.logs
+	marks := make([]Mark, len(b.files))
+	for i, f := range b.files {
+		f.Delivering = true
+		marks[i] = Mark{File: f, Gen: f.Gen, Pos: f.ReadPos}
+	}
+	logs := b.logs
+	b.reset()
+	return logs, marks
 }
 
-// Reset empties the batch after its events were delivered and its files'
-// progress committed.
+// Reset drops the batch's events (to be read again).
 func (b *Batch) Reset() { b.reset() }
 
 func (b *Batch) touch(f *tracker.File) {

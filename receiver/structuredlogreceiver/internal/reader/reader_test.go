@@ -104,14 +104,14 @@ func readAll(t testing.TB, data []byte, bufSize, maxEvent, cut int) outcome {
 	})
 	b := NewBatch(2, 1<<20)
 	collect := func() {
-		for _, lr := range b.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
+		ld, _ := b.Take()
+		for _, lr := range ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
 			id, _ := lr.Attributes().Get(cloudevent.AttrID)
 			out.ids = append(out.ids, id.Str())
 			if p, _ := lr.Attributes().Get(AttrFilePath); p.Str() != path {
 				t.Fatalf("log.file.path = %q", p.Str())
 			}
 		}
-		b.Reset()
 	}
 	readToEnd := func(size int) {
 		for range 1_000_000 {
@@ -375,7 +375,8 @@ func TestTruncationRestartsAfterHeader(t *testing.T) {
 	r := New(Config{MaxEventSize: 1000, SeekTagName: "seek", Match: all})
 	ids := func(b *Batch) []string {
 		var ids []string
-		for _, lr := range b.Logs().ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
+		ld, _ := b.Take()
+		for _, lr := range ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().All() {
 			v, _ := lr.Attributes().Get(cloudevent.AttrID)
 			ids = append(ids, v.Str())
 		}
@@ -419,7 +420,26 @@ func TestBatchSpareSlot(t *testing.T) {
 	b.added(1)
 	b.slot()
 	b.release()
-	if n := b.Logs().LogRecordCount(); n != 1 {
+	ld, _ := b.Take()
+	if n := ld.LogRecordCount(); n != 1 {
 		t.Fatalf("%d records delivered, want 1 (the spare slot is dropped)", n)
+	}
+}
+
+func TestBatchTakeMarks(t *testing.T) {
+	tr := tracker.New(2, false, tracker.Counters{})
+	f := tr.Add(fileid.ID{Dev: 1, Ino: 2}, "/x/a.log", true, 0)
+	b := NewBatch(10, 1<<20)
+	f.ReadPos, f.Gen = 300, 4
+	b.touch(f)
+	b.slot()
+	b.added(10)
+	f.ReadPos = 500 // read further before the batch is taken
+	ld, marks := b.Take()
+	if ld.LogRecordCount() != 1 || !slices.Equal(marks, []Mark{{File: f, Gen: 4, Pos: 500}}) {
+		t.Fatalf("Take = %d records, marks %+v", ld.LogRecordCount(), marks)
+	}
+	if !f.Delivering || f.InBatch || !b.Empty() {
+		t.Fatalf("after Take: Delivering %v, InBatch %v, batch empty %v", f.Delivering, f.InBatch, b.Empty())
 	}
 }

@@ -16,71 +16,117 @@ import (
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/tracker"
 )
 
-// flush delivers the batch and commits the progress of the files it read.
-// When the next consumer refuses it, flush waits (with a growing backoff)
-// and rewinds those files to their committed progress, so the same events
-// are read and decoded again: a refused batch is never offered twice, since
-// the consumers may have changed it, and so it need not be read-only (which
-// would make every mutating processor copy every batch). flush returns
-// false when the receiver is shutting down before the batch was accepted.
-func (t *Tailer) flush(ctx context.Context) bool {
-	if ctx.Err() != nil {
+// delivery is a batch handed to the next consumer: ConsumeLogs runs on its
+// own goroutine while the tailer reads the next batch, so that decoding
+// and the pipeline's processors use two cores. At most one is in flight.
+type delivery struct {
+	events int
+	marks  []reader.Mark
+	done   chan error
+}
+
+// handOff starts delivering the batch being built, once the previous
+// delivery is settled. It returns false when the receiver is shutting
+// down.
+func (t *Tailer) handOff(ctx context.Context) bool {
+	if !t.settle(ctx) || ctx.Err() != nil {
 		return false // shutting down: what was read is read again next time
 	}
 	if t.batch.Empty() {
 		return true
 	}
-	if n := t.batch.Len(); n > 0 {
-		opCtx := t.s.ObsReport.StartLogsOp(ctx)
-		err := t.s.Next.ConsumeLogs(opCtx, t.batch.Logs())
-		t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), n, err)
-		switch {
-		case err == nil:
-			t.s.Telemetry.EventsEmitted.Add(ctx, int64(n))
-			t.backoff = backoffInitial
-		case consumererror.IsPermanent(err):
-			t.s.Telemetry.EventsRejected.Add(ctx, int64(n), t.reasonSet(ReasonPermanent))
-			t.log.Error("The next consumer refused events permanently; skipping them",
-				zap.Int("events", n), zap.Error(err))
-		case ctx.Err() != nil:
-			return false
-		default:
-			t.warnf("The next consumer refused events; reading them again",
-				zap.Int("events", n), zap.Duration("backoff", t.backoff), zap.Error(err))
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(t.backoff):
-			}
-			t.backoff = min(2*t.backoff, backoffMax)
-			t.rewind()
-			return true
-		}
+	events := t.batch.Len()
+	ld, marks := t.batch.Take()
+	if events == 0 { // only progress: skipped lines, a truncation
+		t.commit(ctx, marks)
+		return true
 	}
-	t.commit(ctx)
-	t.batch.Reset()
+	d := &delivery{events: events, marks: marks, done: make(chan error, 1)}
+	t.inflight = d
+	go func() {
+		opCtx := t.s.ObsReport.StartLogsOp(ctx)
+		err := t.s.Next.ConsumeLogs(opCtx, ld)
+		t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), events, err)
+		d.done <- err
+	}()
 	return true
 }
 
-// rewind drops the undelivered batch and moves the files it read back to
-// their committed progress.
-func (t *Tailer) rewind() {
-	for _, f := range t.batch.Files() {
+// flush delivers the batch being built and waits until it is settled.
+func (t *Tailer) flush(ctx context.Context) bool {
+	return t.handOff(ctx) && t.settle(ctx)
+}
+
+// settle waits for the delivery in flight, if any, and commits the progress
+// of the files it read. When the next consumer refused it, settle waits
+// (with a growing backoff) and rewinds every file read since the last
+// commit, this batch's and the one being built, so the same events are read
+// and decoded again in order: a refused batch is never offered twice, since
+// the consumers may have changed it, and so it need not be read-only (which
+// would make every mutating processor copy every batch). settle returns
+// false when the receiver is shutting down before the batch was accepted.
+func (t *Tailer) settle(ctx context.Context) bool {
+	d := t.inflight
+	if d == nil {
+		return true
+	}
+	err := <-d.done
+	t.inflight = nil
+	for _, m := range d.marks {
+		m.File.Delivering = false
+	}
+	switch {
+	case err == nil:
+		t.s.Telemetry.EventsEmitted.Add(ctx, int64(d.events))
+		t.backoff = backoffInitial
+	case consumererror.IsPermanent(err):
+		t.s.Telemetry.EventsRejected.Add(ctx, int64(d.events), t.reasonSet(ReasonPermanent))
+		t.log.Error("The next consumer refused events permanently; skipping them",
+			zap.Int("events", d.events), zap.Error(err))
+	case ctx.Err() != nil:
+		return false
+	default:
+		t.warnf("The next consumer refused events; reading them again",
+			zap.Int("events", d.events), zap.Duration("backoff", t.backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(t.backoff):
+		}
+		t.backoff = min(2*t.backoff, backoffMax)
+		t.rewind(d.marks)
+		return true
+	}
+	t.commit(ctx, d.marks)
+	return true
+}
+
+// rewind drops the batch being built and moves the files of the refused
+// batch and of the one being built back to their committed progress.
+func (t *Tailer) rewind(refused []reader.Mark) {
+	back := func(f *tracker.File) {
 		t.reader.Forget(f) // the read window assumes the old position
 		f.ReadPos, f.SkipScan = f.Offset, 0
 		f.Scanned = min(f.Scanned, f.Offset) // so the next poll reads it again
 	}
+	for _, m := range refused {
+		back(m.File)
+	}
+	for _, f := range t.batch.Files() {
+		back(f)
+	}
 	t.batch.Reset()
 }
 
-// commit records the progress of every file in the delivered batch.
-func (t *Tailer) commit(ctx context.Context) {
+// commit records the progress of the files of a delivered batch.
+func (t *Tailer) commit(ctx context.Context, marks []reader.Mark) {
 	changed := false
-	for _, f := range t.batch.Files() {
-		if f.ReadPos == f.Offset || f.State != tracker.StateActive {
-			continue
+	for _, m := range marks {
+		f := m.File
+		if f.Gen != m.Gen || m.Pos == f.Offset || f.State != tracker.StateActive {
+			continue // started over since (truncated): that progress is void
 		}
-		f.Offset = f.ReadPos
+		f.Offset = m.Pos
 		changed = true
 		delete(t.stored, f.ID) // the live progress supersedes what was loaded
 		fd := f.FD()
@@ -97,7 +143,7 @@ func (t *Tailer) commit(ctx context.Context) {
 			t.warnf("Cannot write seek tag", zap.String("path", f.Path), zap.Error(err))
 		}
 	}
-	if changed {
+	if changed && ctx.Err() == nil { // when stopping, Stop saves
 		t.save(ctx)
 	}
 }

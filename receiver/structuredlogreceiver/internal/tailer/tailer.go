@@ -81,6 +81,8 @@ type Tailer struct {
 	wake  chan struct{}
 	warn  *rate.Limiter
 	quiet int // warnings suppressed since the last one
+	// inflight is the batch being delivered, if any.
+	inflight *delivery
 	// backoff is the wait before the next delivery after a refused one.
 	backoff time.Duration
 	reason  map[string]metric.MeasurementOption
@@ -164,6 +166,9 @@ func (t *Tailer) wakeUp() {
 func (t *Tailer) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// On the way out, wait for the delivery in flight: an accepted batch's
+	// seek tags are still written (Stop then saves to storage).
+	defer t.settle(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -366,7 +371,7 @@ func (t *Tailer) readFile(ctx context.Context, f *tracker.File) (done, ok bool) 
 		}
 		switch st {
 		case reader.StatusFull:
-			if !t.flush(ctx) {
+			if !t.handOff(ctx) {
 				return false, false
 			}
 			continue

@@ -96,8 +96,10 @@ type File struct {
 	Gone   bool
 	// Seen is the poll number that last matched it.
 	Seen uint64
-	// InBatch is set while the batch being built holds lines of this file.
-	InBatch bool
+	// InBatch is set while the batch being built holds lines of this file;
+	// Delivering while a batch being delivered does. Either keeps its
+	// descriptor open, for the seek tag written once the batch is accepted.
+	InBatch, Delivering bool
 	// OpenWarned: a warning that the file cannot be opened was logged.
 	OpenWarned bool
 
@@ -234,7 +236,7 @@ func (t *Tracker) Open(f *File) (*os.File, error) {
 	}
 	if t.open >= t.maxOpen {
 		victim := t.tail
-		for victim != nil && (victim.InBatch || victim == f) {
+		for victim != nil && (victim.InBatch || victim.Delivering || victim == f) {
 			victim = victim.prev
 		}
 		if victim == nil {
