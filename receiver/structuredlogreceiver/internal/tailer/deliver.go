@@ -106,7 +106,9 @@ func (t *Tailer) settle(ctx context.Context) bool {
 func (t *Tailer) rewind(refused []reader.Mark) {
 	back := func(f *tracker.File) {
 		t.reader.Forget(f) // the read window assumes the old position
-		f.ReadPos, f.SkipScan = f.Offset, 0
+		// Progress before the header's end (0 after a truncation) means
+		// right after it.
+		f.ReadPos, f.SkipScan = max(f.Offset, f.HeaderLen), 0
 		f.Scanned = min(f.Scanned, f.Offset) // so the next poll reads it again
 	}
 	for _, m := range refused {
