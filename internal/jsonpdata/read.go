@@ -26,6 +26,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -360,9 +361,11 @@ func load64(s string, i int) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// unescape decodes a validated string token's text.
+// unescape decodes a validated string token's text (one allocation: the
+// Builder's buffer becomes the string).
 func unescape(b string) string {
-	buf := make([]byte, 0, len(b))
+	var buf strings.Builder
+	buf.Grow(len(b))
 	for i := 0; i < len(b); {
 		c := b[i]
 		switch {
@@ -371,15 +374,15 @@ func unescape(b string) string {
 			i += 2
 			switch esc {
 			case 'b':
-				buf = append(buf, '\b')
+				buf.WriteByte('\b')
 			case 'f':
-				buf = append(buf, '\f')
+				buf.WriteByte('\f')
 			case 'n':
-				buf = append(buf, '\n')
+				buf.WriteByte('\n')
 			case 'r':
-				buf = append(buf, '\r')
+				buf.WriteByte('\r')
 			case 't':
-				buf = append(buf, '\t')
+				buf.WriteByte('\t')
 			case 'u':
 				r1, _ := hex4(b, i)
 				i += 4
@@ -389,7 +392,7 @@ func unescape(b string) string {
 					if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
 						if r2, ok := hex4(b, i+2); ok {
 							if dec := utf16.DecodeRune(r1, r2); dec != utf8.RuneError {
-								buf = utf8.AppendRune(buf, dec)
+								buf.WriteRune(dec)
 								i += 6
 								continue
 							}
@@ -397,24 +400,24 @@ func unescape(b string) string {
 					}
 					r1 = utf8.RuneError
 				}
-				buf = utf8.AppendRune(buf, r1)
+				buf.WriteRune(r1)
 			default: // '"', '\\', '/'
-				buf = append(buf, esc)
+				buf.WriteByte(esc)
 			}
 		case c >= utf8.RuneSelf:
 			r, size := utf8.DecodeRuneInString(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				buf = utf8.AppendRune(buf, utf8.RuneError)
+				buf.WriteRune(utf8.RuneError)
 			} else {
-				buf = append(buf, b[i:i+size]...)
+				buf.WriteString(b[i : i+size])
 			}
 			i += size
 		default:
-			buf = append(buf, c)
+			buf.WriteByte(c)
 			i++
 		}
 	}
-	return string(buf)
+	return buf.String()
 }
 
 func hex4(b string, i int) (rune, bool) {
