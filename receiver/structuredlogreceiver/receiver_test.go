@@ -404,6 +404,28 @@ func TestPermanentErrorSkipsBatch(t *testing.T) {
 	}
 }
 
+// TestProgressOnlyBatchFreesDescriptor: with one descriptor allowed, a
+// file whose lines were all skipped must give its descriptor up to the
+// next file once its progress is committed.
+func TestProgressOnlyBatchFreesDescriptor(t *testing.T) {
+	dir := t.TempDir()
+	appendRaw(t, filepath.Join(dir, "a.log"), pad(goodHeader)+strings.Repeat("not json\n", 5))
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "a.log"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	want := write(t, openWriter(t, dir, "b.log", nil), 3)
+	cfg := testConfig(dir)
+	cfg.MaxConcurrentFiles = 1
+	s := &sink{}
+	startReceiver(t, cfg, s, nil)
+	waitFor(t, "b.log's events", func() bool { return s.count() >= 3 })
+	settle(s)
+	if got := s.ids(); !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
 // TestReusedInode: a file whose descriptor was closed (max_concurrent_files)
 // is deleted and a new file gets its inode number. The header time tells
 // them apart: the new file is read from its beginning, not from the old

@@ -64,8 +64,7 @@ type Mark struct {
 }
 
 // Take hands over the batch's events and the marks of the files it read,
-// and empties the batch for the next events. The files stay marked
-// Delivering (so their descriptors are kept) until the caller clears it.
+// and empties the batch for the next events.
 func (b *Batch) Take() (plog.Logs, []Mark) {
 	if b.spare {
 		n := b.records.Len() - 1
@@ -74,7 +73,6 @@ func (b *Batch) Take() (plog.Logs, []Mark) {
 	}
 	marks := make([]Mark, len(b.files))
 	for i, f := range b.files {
-		f.Delivering = true
 		marks[i] = Mark{File: f, Gen: f.Gen, Pos: f.ReadPos}
 	}
 	logs := b.logs

@@ -41,6 +41,9 @@ func (t *Tailer) handOff(ctx context.Context) bool {
 		t.commit(ctx, marks)
 		return true
 	}
+	for _, m := range marks {
+		m.File.Delivering = true // keep its descriptor for the seek tag
+	}
 	d := &delivery{events: events, marks: marks, done: make(chan error, 1)}
 	t.inflight = d
 	go func() {
