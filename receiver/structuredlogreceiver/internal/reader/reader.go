@@ -100,7 +100,7 @@ type Reader struct {
 	buf []byte
 	// The window: text[lo:hi] holds the bytes of file win (generation
 	// winGen) starting at file offset win.ReadPos. text is a copy of the
-	// last read; records keep slices of it.
+	// unread part of the last read; records keep slices of it.
 	win    *tracker.File
 	winGen uint64
 	text   string
@@ -360,8 +360,8 @@ func (r *Reader) setWindow(f *tracker.File, fileOff int64, n int) {
 		return
 	}
 	r.win, r.winGen = f, f.Gen
-	r.text = string(r.buf[:n])
-	r.lo, r.hi = int(f.ReadPos-fileOff), n
+	r.text = string(r.buf[f.ReadPos-fileOff : n]) // only what is still to be read
+	r.lo, r.hi = 0, len(r.text)
 	r.observed = pcommon.NewTimestampFromTime(r.cfg.Now())
 }
 
