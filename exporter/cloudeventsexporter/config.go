@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/courier-otel/courier/internal/deadletter"
@@ -120,7 +121,25 @@ type DeadLetterConfig struct {
 	_ struct{}
 }
 
-var _ component.Config = (*Config)(nil)
+var (
+	_ component.Config    = (*Config)(nil)
+	_ confmap.Unmarshaler = (*Config)(nil)
+)
+
+// Unmarshal reads the configuration. A persistent queue
+// (sending_queue::storage) keeps the events itself, so unless the user says
+// otherwise it does not wait for the result: exporterhelper refuses the two
+// together, and the default wait_for_result would make every config with
+// storage fail validation.
+func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(cfg); err != nil {
+		return err
+	}
+	if q := cfg.QueueConfig.Get(); q != nil && q.StorageID != nil && !conf.IsSet("sending_queue::wait_for_result") {
+		q.WaitForResult = false
+	}
+	return nil
+}
 
 // Validate checks the exporter configuration; every message names its key.
 func (cfg *Config) Validate() error {

@@ -43,8 +43,10 @@ func TestDefaultConfig(t *testing.T) {
 	require.NotNil(t, q, "sending_queue is on by default")
 	assert.Equal(t, 10, q.NumConsumers)
 	assert.True(t, q.BlockOnOverflow, "a full queue must push back, not drop")
-	require.True(t, q.Batch.HasValue())
-	assert.Equal(t, 10*time.Millisecond, q.Batch.Get().FlushTimeout)
+	assert.True(t, q.WaitForResult, "ConsumeLogs must return only once the events are delivered or dead-lettered")
+	assert.Nil(t, q.StorageID)
+	assert.False(t, q.Batch.HasValue(), "no batcher (and no idle flush timer) by default")
+	assert.Equal(t, 10*time.Millisecond, q.Batch.GetOrInsertDefault().FlushTimeout, "batch defaults when a user adds the section")
 	r := cfg.RetryConfig
 	assert.True(t, r.Enabled)
 	assert.Equal(t, time.Second, r.InitialInterval)
@@ -77,6 +79,8 @@ func TestFullConfig(t *testing.T) {
 	q := cfg.QueueConfig.Get()
 	assert.Equal(t, 4, q.NumConsumers)
 	assert.Equal(t, int64(5000), q.QueueSize)
+	assert.True(t, q.WaitForResult)
+	require.True(t, q.Batch.HasValue())
 	assert.Equal(t, int64(500), q.Batch.Get().MinSize)
 	assert.Equal(t, 50*time.Millisecond, q.Batch.Get().FlushTimeout)
 	assert.Equal(t, RetryConfig{
@@ -85,6 +89,21 @@ func TestFullConfig(t *testing.T) {
 	}, cfg.RetryConfig)
 	assert.Equal(t, -1, cfg.Failover.RetryLimit)
 	assert.Equal(t, DeadLetterConfig{Directory: "/var/lib/courier/dead-letter", MaxSize: 1 << 20, OnFull: deadletter.DropNew}, cfg.DeadLetter)
+}
+
+// TestPersistentQueueConfig: a persistent queue keeps the events itself and
+// does not wait for the result unless asked (exporterhelper refuses both).
+func TestPersistentQueueConfig(t *testing.T) {
+	cfg, err := load(t, "persistent")
+	require.NoError(t, err)
+	q := cfg.QueueConfig.Get()
+	require.NotNil(t, q.StorageID)
+	assert.Equal(t, "file_storage", q.StorageID.String())
+	assert.False(t, q.WaitForResult)
+
+	_, err = load(t, "persistent_waiting")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "wait_for_result")
 }
 
 func TestOmniverseConfig(t *testing.T) {

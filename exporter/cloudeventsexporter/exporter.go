@@ -63,8 +63,10 @@ type ceExporter struct {
 	drainFailed atomic.Bool
 	// keepOnShutdown: return the interruption error so the data stays with
 	// whoever holds it (the persistent queue, or the caller when there is no
-	// queue); otherwise (memory queue, whose content shutdown loses) the
-	// interrupted events are dead-lettered with reason "shutdown".
+	// queue or it waits for the result: the receiver then reads the events
+	// again after the restart); otherwise (a memory queue that does not
+	// wait, whose content shutdown loses) the interrupted events are
+	// dead-lettered with reason "shutdown".
 	keepOnShutdown bool
 }
 
@@ -88,7 +90,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 		e.redacted = append(e.redacted, redact(ep))
 	}
 	q := cfg.QueueConfig.Get()
-	e.keepOnShutdown = q == nil || q.StorageID != nil
+	e.keepOnShutdown = q == nil || q.StorageID != nil || q.WaitForResult
 
 	contentType := cfg.ContentType
 	if contentType == "" {

@@ -67,11 +67,22 @@ func createDefaultConfig() component.Config {
 	queue.NumConsumers = defaultNumConsumers
 	// Back-pressure instead of dropping when the sink is slow (DESIGN §4.4).
 	queue.BlockOnOverflow = true
+	// ConsumeLogs returns once its events are delivered or dead-lettered,
+	// so a receiver's checkpoint never passes an event that only sat in
+	// this queue's memory (DESIGN §4.1). Unmarshal turns it off for a
+	// persistent queue, which keeps the events itself.
+	queue.WaitForResult = true
+	// No batcher unless the user adds sending_queue::batch (then with
+	// these settings): the receivers hand over batches already, its flush
+	// timer wakes every flush_timeout even when idle (100 times a second at
+	// 10 ms: an idle Courier cost more CPU than the stock collector), and a
+	// caller waiting for the result would wait for the timer whenever its
+	// batch is smaller than min_size.
 	batch := exporterhelper.NewDefaultBatchConfig()
 	batch.FlushTimeout = defaultFlushTimeout
 	batch.MinSize = defaultBatchSize
 	batch.MaxSize = defaultBatchSize
-	queue.Batch = configoptional.Some(batch)
+	queue.Batch = configoptional.Default(batch)
 
 	return &Config{
 		ClientConfig: client,

@@ -194,9 +194,31 @@ func testConfig(endpoints ...string) *Config {
 	return cfg
 }
 
-// withQueue turns the default sending queue back on.
+// withQueue turns the default sending queue back on: in memory, waiting
+// for the result, no batcher.
 func withQueue(cfg *Config) *Config {
 	cfg.QueueConfig = createDefaultConfig().(*Config).QueueConfig
+	return cfg
+}
+
+// withBatchingQueue is a memory queue that does not wait for the result and
+// batches with the default batch settings: ConsumeLogs returns once the
+// events are queued.
+func withBatchingQueue(cfg *Config) *Config {
+	cfg = withQueue(cfg)
+	q := cfg.QueueConfig.Get()
+	q.WaitForResult = false
+	q.Batch = configoptional.Some(*q.Batch.GetOrInsertDefault())
+	return cfg
+}
+
+// withPersistentQueue is the default queue kept in the storage extension
+// id, which (as Unmarshal does for YAML) does not wait for the result.
+func withPersistentQueue(cfg *Config, id component.ID) *Config {
+	cfg = withQueue(cfg)
+	q := cfg.QueueConfig.Get()
+	q.StorageID = &id
+	q.WaitForResult = false
 	return cfg
 }
 

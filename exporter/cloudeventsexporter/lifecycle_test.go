@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestConcurrencyUsed(t *testing.T) {
 // consumers too.
 func TestConcurrencyAcrossConsumers(t *testing.T) {
 	s := newSink(t, func(http.ResponseWriter, int, sinkRequest) { time.Sleep(50 * time.Millisecond) })
-	cfg := withQueue(testConfig(s.URL))
+	cfg := withBatchingQueue(testConfig(s.URL))
 	cfg.Concurrency = 5
 	cfg.QueueConfig.Get().Batch.Get().MinSize = 4
 	cfg.QueueConfig.Get().Batch.Get().MaxSize = 4
@@ -61,11 +62,11 @@ func TestConcurrencyAcrossConsumers(t *testing.T) {
 }
 
 // TestShutdownMemoryQueue: shutdown interrupts a retry wait; with a memory
-// queue, whose content a shutdown loses, the event is dead-lettered with
-// reason shutdown instead of vanishing.
+// queue that does not wait for the result, whose content a shutdown loses,
+// the event is dead-lettered with reason shutdown instead of vanishing.
 func TestShutdownMemoryQueue(t *testing.T) {
 	s := newSink(t, status(http.StatusServiceUnavailable))
-	cfg := withQueue(testConfig(s.URL))
+	cfg := withBatchingQueue(testConfig(s.URL))
 	cfg.RetryConfig.InitialInterval = time.Hour
 	cfg.RetryConfig.MaxInterval = time.Hour
 	cfg.DeadLetter.Directory = t.TempDir()
@@ -85,7 +86,7 @@ func TestShutdownMemoryQueue(t *testing.T) {
 // the memory queue get their attempt.
 func TestShutdownFlushesMemoryQueue(t *testing.T) {
 	s := newSink(t, nil)
-	cfg := withQueue(testConfig(s.URL))
+	cfg := withBatchingQueue(testConfig(s.URL))
 	cfg.QueueConfig.Get().Batch.Get().FlushTimeout = time.Hour // only shutdown flushes
 	cfg.DeadLetter.Directory = t.TempDir()
 	exp := startExporter(t, cfg, nil)
@@ -165,8 +166,7 @@ func TestShutdownKeepsPersistentQueueData(t *testing.T) {
 	})
 	storageID := component.MustNewID("mem_storage")
 	host := testHost{storageID: &memStorage{data: map[string][]byte{}}}
-	cfg := withQueue(testConfig(s.URL))
-	cfg.QueueConfig.Get().StorageID = &storageID
+	cfg := withPersistentQueue(testConfig(s.URL), storageID)
 	cfg.RetryConfig.InitialInterval = time.Hour
 	cfg.RetryConfig.MaxInterval = time.Hour
 	cfg.DeadLetter.Directory = t.TempDir()
@@ -185,4 +185,56 @@ func TestShutdownKeepsPersistentQueueData(t *testing.T) {
 	})
 	assert.Equal(t, 2, s.count())
 	assert.Contains(t, string(s.requests()[1].body), `"id":"kept"`, "the same event, same id")
+}
+
+// TestDefaultQueueWaitsForResult: with the default queue ConsumeLogs
+// returns only once the events are delivered (or dead-lettered), so a
+// receiver never checkpoints past events that sit in memory; a shutdown
+// during retries hands the error back to the caller instead of
+// dead-lettering, so the receiver reads the events again after a restart.
+func TestDefaultQueueWaitsForResult(t *testing.T) {
+	var healthy atomic.Bool
+	s := newSink(t, func(w http.ResponseWriter, _ int, _ sinkRequest) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	cfg := withQueue(testConfig(s.URL))
+	cfg.RetryConfig.InitialInterval = 20 * time.Millisecond
+	cfg.RetryConfig.MaxInterval = 20 * time.Millisecond
+	cfg.RetryConfig.MaxRetries = -1
+	cfg.DeadLetter.Directory = t.TempDir()
+	exp := startExporter(t, cfg, nil)
+
+	done := make(chan error, 1)
+	go func() { done <- exp.ConsumeLogs(context.Background(), makeLogs(t, "a", "b")) }()
+	eventually(t, "a few refused attempts", func() bool { return s.count() >= 4 })
+	select {
+	case err := <-done:
+		t.Fatalf("ConsumeLogs returned %v before the events were delivered", err)
+	default:
+	}
+	healthy.Store(true)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitTimeout):
+		t.Fatal("ConsumeLogs did not return after delivery")
+	}
+	assert.EqualValues(t, 2, exp.counter(t, "events.sent"))
+
+	// Shutdown while retrying: the caller gets an error, nothing is
+	// dead-lettered.
+	healthy.Store(false)
+	before := s.count()
+	go func() { done <- exp.ConsumeLogs(context.Background(), makeLogs(t, "c")) }()
+	eventually(t, "a refused attempt at c", func() bool { return s.count() > before })
+	shutdown(t, exp)
+	select {
+	case err := <-done:
+		require.Error(t, err, "an interrupted delivery must not look delivered")
+	case <-time.After(waitTimeout):
+		t.Fatal("ConsumeLogs did not return after shutdown")
+	}
+	assert.Empty(t, readDeadLetters(t, cfg.DeadLetter.Directory))
 }

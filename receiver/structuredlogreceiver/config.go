@@ -47,6 +47,9 @@ type Config struct {
 	// MaxBatchEvents bounds the events handed downstream in one ConsumeLogs
 	// call (the transmitter's queueLimit).
 	MaxBatchEvents int `mapstructure:"max_batch_events"`
+	// MaxInFlightBatches bounds the batches handed downstream whose
+	// ConsumeLogs has not returned yet; progress is committed in order.
+	MaxInFlightBatches int `mapstructure:"max_in_flight_batches"`
 	// MaxEventSize is the largest event line in bytes, without its newline;
 	// longer lines are skipped and counted.
 	MaxEventSize int `mapstructure:"max_event_size"`
@@ -91,6 +94,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatchEvents < 1 {
 		errs = append(errs, fmt.Errorf("max_batch_events: must be at least 1, got %d", c.MaxBatchEvents))
+	}
+	if c.MaxInFlightBatches < 1 {
+		errs = append(errs, fmt.Errorf("max_in_flight_batches: must be at least 1, got %d", c.MaxInFlightBatches))
 	}
 	if c.MaxEventSize < 1 {
 		errs = append(errs, fmt.Errorf("max_event_size: must be at least 1 byte, got %d", c.MaxEventSize))

@@ -21,6 +21,7 @@ const (
 	defaultPollInterval       = time.Second
 	defaultSeekTagName        = "seek"
 	defaultMaxBatchEvents     = 10000
+	defaultMaxInFlightBatches = 4
 	defaultMaxEventSize       = 10000000
 	defaultMode               = "prod"
 	defaultMessageMatchMode   = "all"
@@ -48,6 +49,7 @@ func createDefaultConfig() component.Config {
 		SeekTagName:        defaultSeekTagName,
 		WriteSeekTag:       true,
 		MaxBatchEvents:     defaultMaxBatchEvents,
+		MaxInFlightBatches: defaultMaxInFlightBatches,
 		MaxEventSize:       defaultMaxEventSize,
 		Mode:               defaultMode,
 		MessageMatchMode:   defaultMessageMatchMode,

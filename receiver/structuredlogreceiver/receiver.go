@@ -87,6 +87,7 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 		Matcher:            m,
 		PollInterval:       cfg.PollInterval,
 		MaxBatchEvents:     cfg.MaxBatchEvents,
+		MaxInFlightBatches: cfg.MaxInFlightBatches,
 		MaxConcurrentFiles: cfg.MaxConcurrentFiles,
 		SeekTagName:        cfg.SeekTagName,
 		WriteSeekTag:       cfg.WriteSeekTag,

@@ -322,6 +322,7 @@ func TestAtLeastOnce(t *testing.T) {
 	want := write(t, w, 250)
 	cfg := testConfig(dir)
 	cfg.MaxBatchEvents = 100
+	cfg.MaxInFlightBatches = 1 // batches in flight together may overtake each other: this test checks exact order
 	s := &sink{failFirst: 4, mutate: true}
 	o := newObserved(t)
 	startWith(t, cfg, s, nil, o.set)
@@ -369,6 +370,7 @@ func TestRefusedWhileReadingOn(t *testing.T) {
 	}
 	cfg := testConfig(dir)
 	cfg.MaxBatchEvents = 10
+	cfg.MaxInFlightBatches = 1 // batches in flight together may overtake each other: this test checks exact order
 	s := &sink{failOn: 2, failDelay: 100 * time.Millisecond}
 	startReceiver(t, cfg, s, nil)
 	waitFor(t, "50 events", func() bool { return s.count() >= 50 })

@@ -177,6 +177,7 @@ func TestInFlightBatchReadAgain(t *testing.T) {
 	want := write(t, w, 30)
 	cfg := testConfig(dir)
 	cfg.MaxBatchEvents = 10
+	cfg.MaxInFlightBatches = 1 // batches in flight together may overtake each other: this test checks exact order
 	b := &blockingSink{blocked: make(chan struct{})}
 	run(t, cfg, b, "", func() bool {
 		select {

@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -17,35 +18,44 @@ import (
 )
 
 // delivery is a batch handed to the next consumer: ConsumeLogs runs on its
-// own goroutine while the tailer reads the next batch, so that decoding
-// and the pipeline's processors use two cores. At most one is in flight.
+// own goroutine while the tailer reads on, so that decoding and the
+// pipeline use both cores and a consumer that waits for its result (the
+// cloudevents exporter's default) does not stall reading. Up to
+// MaxInFlightBatches are in flight; they are settled in the order they
+// were handed over, so progress is committed in order whatever order the
+// pipeline finishes them in.
 type delivery struct {
 	events int
 	marks  []reader.Mark
 	done   chan error
 }
 
-// handOff starts delivering the batch being built, once the previous
-// delivery is settled. It returns false when the receiver is shutting
-// down.
+// handOff starts delivering the batch being built, once fewer than
+// MaxInFlightBatches are in flight. It returns false when the receiver is
+// shutting down.
 func (t *Tailer) handOff(ctx context.Context) bool {
-	if !t.settle(ctx) || ctx.Err() != nil {
+	if len(t.inflight) >= t.s.MaxInFlightBatches && !t.settleOldest(ctx) {
 		return false // shutting down: what was read is read again next time
+	}
+	if ctx.Err() != nil {
+		return false
 	}
 	if t.batch.Empty() {
 		return true
 	}
 	events := t.batch.Len()
 	ld, marks := t.batch.Take()
-	if events == 0 { // only progress: skipped lines, a truncation
-		t.commit(ctx, marks)
-		return true
-	}
 	for _, m := range marks {
-		m.File.Delivering = true // keep its descriptor for the seek tag
+		m.File.Delivering++ // keep its descriptor for the seek tag
 	}
 	d := &delivery{events: events, marks: marks, done: make(chan error, 1)}
-	t.inflight = d
+	t.inflight = append(t.inflight, d)
+	if events == 0 {
+		// Only progress (skipped lines, a truncation): nothing to deliver,
+		// but it is committed after the batches before it.
+		d.done <- nil
+		return true
+	}
 	go func() {
 		opCtx := t.s.ObsReport.StartLogsOp(ctx)
 		err := t.s.Next.ConsumeLogs(opCtx, ld)
@@ -55,57 +65,88 @@ func (t *Tailer) handOff(ctx context.Context) bool {
 	return true
 }
 
-// flush delivers the batch being built and waits until it is settled.
+// flush delivers the batch being built and waits until every batch in
+// flight is settled.
 func (t *Tailer) flush(ctx context.Context) bool {
 	return t.handOff(ctx) && t.settle(ctx)
 }
 
-// settle waits for the delivery in flight, if any, and commits the progress
-// of the files it read. When the next consumer refused it, settle waits
-// (with a growing backoff) and rewinds every file read since the last
-// commit, this batch's and the one being built, so the same events are read
-// and decoded again in order: a refused batch is never offered twice, since
-// the consumers may have changed it, and so it need not be read-only (which
-// would make every mutating processor copy every batch). settle returns
-// false when the receiver is shutting down before the batch was accepted.
+// settle waits for every batch in flight, oldest first, committing their
+// progress. It returns false when the receiver is shutting down.
 func (t *Tailer) settle(ctx context.Context) bool {
-	d := t.inflight
-	if d == nil {
-		return true
+	for len(t.inflight) > 0 {
+		if !t.settleOldest(ctx) {
+			return false
+		}
 	}
+	return true
+}
+
+// settleOldest waits for the oldest batch in flight and commits the
+// progress of the files it read. When the next consumer refused it,
+// settleOldest waits for the later batches too, then (after a growing
+// backoff) rewinds every file read since the last commit, so the same
+// events are read and decoded again in order; the later batches' events
+// are delivered again even if they were accepted (duplicates within the
+// in-flight window), since committing them would pass the refused ones. A
+// refused batch is never offered twice, since the consumers may have
+// changed it, and so it need not be read-only (which would make every
+// mutating processor copy every batch). settleOldest returns false when
+// the receiver is shutting down before the batch was accepted.
+func (t *Tailer) settleOldest(ctx context.Context) bool {
+	d := t.inflight[0]
 	err := <-d.done
-	t.inflight = nil
+	t.inflight = t.inflight[1:]
 	for _, m := range d.marks {
-		m.File.Delivering = false
+		m.File.Delivering--
 	}
 	switch {
 	case err == nil:
-		t.s.Telemetry.EventsEmitted.Add(ctx, int64(d.events))
-		t.backoff = backoffInitial
+		if d.events > 0 {
+			t.s.Telemetry.EventsEmitted.Add(ctx, int64(d.events))
+			t.backoff = backoffInitial
+		}
 	case consumererror.IsPermanent(err):
 		t.s.Telemetry.EventsRejected.Add(ctx, int64(d.events), t.reasonSet(ReasonPermanent))
 		t.log.Error("The next consumer refused events permanently; skipping them",
 			zap.Int("events", d.events), zap.Error(err))
 	case ctx.Err() != nil:
+		t.abandon()
 		return false
 	default:
 		t.warnf("The next consumer refused events; reading them again",
 			zap.Int("events", d.events), zap.Duration("backoff", t.backoff), zap.Error(err))
+		refused := slices.Concat(d.marks, t.abandon())
 		select {
 		case <-ctx.Done():
 			return false
 		case <-time.After(t.backoff):
 		}
 		t.backoff = min(2*t.backoff, backoffMax)
-		t.rewind(d.marks)
+		t.rewind(refused)
 		return true
 	}
 	t.commit(ctx, d.marks)
 	return true
 }
 
+// abandon waits for the later batches in flight without committing them,
+// since a batch before them was not accepted, and returns their marks.
+func (t *Tailer) abandon() []reader.Mark {
+	var marks []reader.Mark
+	for _, d := range t.inflight {
+		<-d.done
+		for _, m := range d.marks {
+			m.File.Delivering--
+		}
+		marks = append(marks, d.marks...)
+	}
+	t.inflight = t.inflight[:0]
+	return marks
+}
+
 // rewind drops the batch being built and moves the files of the refused
-// batch and of the one being built back to their committed progress.
+// batches and of the one being built back to their committed progress.
 func (t *Tailer) rewind(refused []reader.Mark) {
 	back := func(f *tracker.File) {
 		t.reader.Forget(f) // the read window assumes the old position

@@ -49,6 +49,7 @@ type Settings struct {
 	Matcher            *matcher.Matcher
 	PollInterval       time.Duration
 	MaxBatchEvents     int
+	MaxInFlightBatches int
 	MaxConcurrentFiles int
 	SeekTagName        string
 	WriteSeekTag       bool
@@ -81,8 +82,8 @@ type Tailer struct {
 	wake  chan struct{}
 	warn  *rate.Limiter
 	quiet int // warnings suppressed since the last one
-	// inflight is the batch being delivered, if any.
-	inflight *delivery
+	// inflight are the batches being delivered, oldest first.
+	inflight []*delivery
 	// backoff is the wait before the next delivery after a refused one.
 	backoff time.Duration
 	reason  map[string]metric.MeasurementOption
@@ -166,8 +167,10 @@ func (t *Tailer) wakeUp() {
 func (t *Tailer) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	// On the way out, wait for the delivery in flight: an accepted batch's
-	// seek tags are still written (Stop then saves to storage).
+	// On the way out, wait for the deliveries in flight (their context is
+	// cancelled, so a consumer waiting for a result returns at once): the
+	// accepted batches before the first unaccepted one still have their
+	// seek tags written (Stop then saves to storage).
 	defer t.settle(ctx)
 	for {
 		select {

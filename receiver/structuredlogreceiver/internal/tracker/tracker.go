@@ -97,9 +97,10 @@ type File struct {
 	// Seen is the poll number that last matched it.
 	Seen uint64
 	// InBatch is set while the batch being built holds lines of this file;
-	// Delivering while a batch being delivered does. Either keeps its
-	// descriptor open, for the seek tag written once the batch is accepted.
-	InBatch, Delivering bool
+	// Delivering counts the batches in flight that do. Either keeps its
+	// descriptor open, for the seek tag written once a batch is accepted.
+	InBatch    bool
+	Delivering int
 	// OpenWarned: a warning that the file cannot be opened was logged.
 	OpenWarned bool
 
@@ -236,7 +237,7 @@ func (t *Tracker) Open(f *File) (*os.File, error) {
 	}
 	if t.open >= t.maxOpen {
 		victim := t.tail
-		for victim != nil && (victim.InBatch || victim.Delivering || victim == f) {
+		for victim != nil && (victim.InBatch || victim.Delivering > 0 || victim == f) {
 			victim = victim.prev
 		}
 		if victim == nil {
