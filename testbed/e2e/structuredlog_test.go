@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,12 @@ import (
 type linesSink struct {
 	*httptest.Server
 	delay time.Duration // per request, to keep batches in flight
+	// refuse, when not 0, is the status every request gets (an outage).
+	refuse atomic.Int32
+	// reject lists event ids whose requests get 400 (a poison event).
+	reject  map[string]bool
+	refused atomic.Int64 // requests answered with an error status
+
 	mu    sync.Mutex
 	ids   map[string]int
 	lines map[string][]byte // the last line received per id
@@ -43,8 +50,14 @@ func newLinesSink(t *testing.T) *linesSink {
 			return
 		}
 		time.Sleep(s.delay)
+		if code := int(s.refuse.Load()); code != 0 {
+			s.refused.Add(1)
+			w.WriteHeader(code)
+			return
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		var batch []string
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(nil, 16<<20)
 		for sc.Scan() {
@@ -55,8 +68,17 @@ func newLinesSink(t *testing.T) *linesSink {
 				s.errs = append(s.errs, fmt.Sprintf("bad line %q: %v", sc.Text(), err))
 				continue
 			}
-			s.ids[ev.ID]++
-			s.lines[ev.ID] = bytes.Clone(sc.Bytes())
+			if s.reject[ev.ID] {
+				s.refused.Add(1)
+				http.Error(w, "poison event "+ev.ID, http.StatusBadRequest)
+				return
+			}
+			batch = append(batch, ev.ID, sc.Text())
+		}
+		// The request is accepted as a whole, or not at all.
+		for i := 0; i < len(batch); i += 2 {
+			s.ids[batch[i]]++
+			s.lines[batch[i]] = []byte(batch[i+1])
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
