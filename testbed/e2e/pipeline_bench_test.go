@@ -33,7 +33,7 @@ import (
 // healthy, then renames a file of pipelineEvents events into its folder;
 // the time from the rename to the sink's receipt of the last event gives
 // events/s, so process start is not counted. It also reports the
-// collector's peak RSS.
+// collector's peak RSS and its CPU time per event.
 func BenchmarkOmniversePipeline(b *testing.B) {
 	b.Run("courier", func(b *testing.B) {
 		benchmarkPipeline(b, "testdata/omniverse_bench.yaml", countLines)
@@ -102,7 +102,7 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 	defer sink.Close()
 	schemas := schemaregistrytest.WriteSchemas(b)
 	var peakRSS int64
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	for b.Loop() {
 		stage, dir := b.TempDir(), b.TempDir()
 		w, err := structuredlog.Open(structuredlog.Options{Dir: stage, Name: "isaac.log", Source: "bench@isaac.sim", SizeLimit: 1 << 40})
@@ -119,7 +119,7 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 		lastAt.Store(0)
 		c := startBenchCollector(b, config, dir, schemas, sink.URL)
 
-		start := time.Now()
+		start, cpuBefore := time.Now(), cpuTime(b, c.Pid())
 		if err := os.Rename(filepath.Join(stage, "isaac.log"), filepath.Join(dir, "isaac.log")); err != nil {
 			b.Fatal(err)
 		}
@@ -130,6 +130,7 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 			return nil
 		})
 		elapsed += time.Unix(0, lastAt.Load()).Sub(start)
+		cpu += cpuTime(b, c.Pid()) - cpuBefore
 		peakRSS = max(peakRSS, vmHWM(b, c.Pid()))
 		if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
 			b.Fatal(err)
@@ -139,6 +140,8 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 		}
 	}
 	b.ReportMetric(float64(pipelineEvents*int64(b.N))/elapsed.Seconds(), "events/s")
+	// CPU per event depends less on what else the machine is doing.
+	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(pipelineEvents*int64(b.N)), "cpu-µs/event")
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
 }
 
