@@ -20,7 +20,7 @@ import (
 const (
 	defaultPollInterval       = time.Second
 	defaultSeekTagName        = "seek"
-	defaultMaxBatchEvents     = 10000
+	defaultMaxBatchEvents     = 1000
 	defaultMaxInFlightBatches = 4
 	defaultMaxEventSize       = 10000000
 	defaultMode               = "prod"
