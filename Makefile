@@ -95,12 +95,14 @@ run: $(COURIER_BINARY) ## Build, then run the collector with RUN_CONFIG (default
 	$(COURIER_BINARY) --config $(RUN_CONFIG)
 
 # ---- system packages (hook) -------------------------------------------------
-# DEPS_APT_PACKAGES lists the Debian packages the tests need from the system,
-# e.g. `postgresql` once the datastore receiver's tests start a throwaway
-# PostgreSQL server. `make deps` (run by `make test`) checks them; when it runs
-# as root (CI, containers) it installs missing ones with apt-get, otherwise it
-# prints the command to run. .ci/run installs the same list before `make test`.
-DEPS_APT_PACKAGES ?=
+# DEPS_APT_PACKAGES lists the Debian packages the tests need from the system:
+# `postgresql`, whose server binaries the datastore receiver's tests start as
+# throwaway servers (internal/pgtest), and `python3-flask`, which runs the
+# NVSentinel documentation's example sink in the end-to-end tests. `make deps` (run by `make test`) checks
+# them; when it runs as root (CI, containers) it installs missing ones with
+# apt-get, otherwise it prints the command to run. .ci/run installs the same
+# list before `make test`.
+DEPS_APT_PACKAGES ?= postgresql python3-flask
 
 .PHONY: deps
 deps: ## Check (as root: install) the system packages the tests need

@@ -1,0 +1,378 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/courier-otel/courier/internal/jsontest"
+	"github.com/courier-otel/courier/internal/pgtest"
+	"github.com/courier-otel/courier/internal/testutil"
+)
+
+// tokenServer is an OAuth 2.0 token endpoint (client credentials) on
+// loopback: it checks the client's id and secret and hands out tokens.
+type tokenServer struct {
+	*httptest.Server
+	issued atomic.Int64
+}
+
+const (
+	nvClientID     = "nvsentinel-exporter"
+	nvClientSecret = "s3cret-of-the-e2e-test"
+)
+
+func newTokenServer(t *testing.T) *tokenServer {
+	ts := &tokenServer{}
+	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if err := r.ParseForm(); err != nil || !ok || id != nvClientID || secret != nvClientSecret ||
+			r.PostForm.Get("grant_type") != "client_credentials" {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		n := ts.issued.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"access_token":"e2e-token-%d","token_type":"Bearer","expires_in":3600}`, n)
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// nvEnv runs testdata/nvsentinel.yaml against a throwaway PostgreSQL with
+// NVSentinel's schema, a token server and a sink.
+type nvEnv struct {
+	pg         *pgtest.Server
+	dsn        string
+	conn       *pgx.Conn
+	tokens     *tokenServer
+	secretFile string
+	deadLetter string
+}
+
+func newNVEnv(t *testing.T) *nvEnv {
+	e := &nvEnv{pg: pgtest.Start(t), tokens: newTokenServer(t), deadLetter: t.TempDir()}
+	e.dsn = e.pg.NewDB(t)
+	e.secretFile = filepath.Join(t.TempDir(), "oidc-client-secret")
+	if err := os.WriteFile(e.secretFile, []byte(nvClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.conn = e.connect(t)
+	return e
+}
+
+func (e *nvEnv) connect(t *testing.T) *pgx.Conn {
+	conn, err := pgx.Connect(context.Background(), e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+// start runs a collector exporting to sinkURL and waits until it is
+// healthy.
+func (e *nvEnv) start(t *testing.T, sinkURL string) *testutil.Collector {
+	t.Helper()
+	health := testutil.FreePorts(t, 1)[0]
+	c := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
+		"COURIER_E2E_PG_DSN=" + e.dsn,
+		"COURIER_E2E_SINK_URL=" + sinkURL,
+		"COURIER_E2E_TOKEN_URL=" + e.tokens.URL,
+		"COURIER_E2E_SECRET_FILE=" + e.secretFile,
+		"COURIER_E2E_DEAD_LETTER_DIR=" + e.deadLetter,
+		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
+	}, "--config=testdata/nvsentinel.yaml")
+	c.WaitUntil(deliveryTimeout, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
+	return c
+}
+
+// insert inserts one event per transaction, as the platform connector
+// does, and returns the ids.
+func (e *nvEnv) insert(t *testing.T, conn *pgx.Conn, n int, ev func(i int) pgtest.HealthEvent) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		id, err := pgtest.InsertHealthEvent(context.Background(), conn, ev(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func sample(prefix string) func(int) pgtest.HealthEvent {
+	return func(i int) pgtest.HealthEvent { return pgtest.SampleEvent(fmt.Sprintf("%s-%d", prefix, i)) }
+}
+
+// flaskSink runs the seed's example Flask sink (testdata/flask_sink.py)
+// with the system's Python.
+type flaskSink struct{ url string }
+
+func startFlaskSink(t *testing.T) *flaskSink {
+	t.Helper()
+	python, err := exec.LookPath("/usr/bin/python3")
+	if err != nil {
+		t.Fatalf("python3 not found: install python3-flask (make deps): %v", err)
+	}
+	if out, err := exec.Command(python, "-c", "import flask").CombinedOutput(); err != nil {
+		t.Fatalf("Flask is not installed for %s: install python3-flask (make deps): %v %s", python, err, out)
+	}
+	port := testutil.FreePorts(t, 1)[0]
+	cmd := exec.Command(python, "testdata/flask_sink.py", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s := &flaskSink{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	deadline := time.Now().Add(deliveryTimeout)
+	for {
+		if resp, err := http.Get(s.url + "/received"); err == nil {
+			_ = resp.Body.Close()
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Flask sink did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type flaskReceived struct {
+	Event         json.RawMessage `json:"event"`
+	Authorization string          `json:"authorization"`
+	ContentType   string          `json:"content_type"`
+}
+
+func (s *flaskSink) received(t *testing.T) []flaskReceived {
+	t.Helper()
+	resp, err := http.Get(s.url + "/received")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var out struct {
+		Events []flaskReceived `json:"events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Events
+}
+
+// TestNVSentinelPipeline: the seed's configuration, end to end, into the
+// seed's own example sink: every health event that needs action arrives as
+// exactly the CloudEvent of SPEC.md A.3, with a bearer token from the token
+// server; NONE events are filtered out.
+func TestNVSentinelPipeline(t *testing.T) {
+	e := newNVEnv(t)
+	sink := startFlaskSink(t)
+	c := e.start(t, sink.url+"/api/v1/events")
+
+	ids := e.insert(t, e.conn, 3, sample("node"))
+	none := pgtest.SampleEvent("quiet-node")
+	none.RecommendedAction = 0 // NONE: the filter drops it
+	none.IsFatal, none.IsHealthy = false, true
+	e.insert(t, e.conn, 1, func(int) pgtest.HealthEvent { return none })
+
+	var got []flaskReceived
+	c.WaitUntil(deliveryTimeout, "3 events at the Flask sink", func() error {
+		if got = sink.received(t); len(got) < 3 {
+			return fmt.Errorf("%d events so far", len(got))
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // the NONE event would have arrived by now
+	if got = sink.received(t); len(got) != 3 {
+		t.Fatalf("%d events at the sink, want 3 (the NONE event filtered)", len(got))
+	}
+	byID := map[string]flaskReceived{}
+	for _, r := range got {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(r.Event, &ev); err != nil {
+			t.Fatal(err)
+		}
+		byID[ev.ID] = r
+		if r.ContentType != "application/cloudevents+json" || r.Authorization == "" {
+			t.Errorf("headers: %+v", r)
+		}
+	}
+	for i, id := range ids {
+		r, ok := byID[id]
+		if !ok {
+			t.Fatalf("event %s (health_events.id) not received; got %v", id, byID)
+		}
+		want := fmt.Sprintf(`{"specversion":"1.0","type":"com.nvidia.nvsentinel.health.v1",
+			"source":"nvsentinel://prod-us-west-2/healthevents","id":%q,"time":"2026-07-14T10:30:00.123456789Z",
+			"data":{"metadata":{"cluster":"prod-us-west-2","environment":"production"},
+				"healthEvent":{"version":1,"agent":"gpu-health-monitor","componentClass":"GPU","checkName":"GpuXidError",
+				"isFatal":true,"isHealthy":false,"message":"XID error occurred","recommendedAction":"RESTART_VM",
+				"errorCode":["79"],"entitiesImpacted":[{"entityType":"GPU","entityValue":"0"}],
+				"metadata":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"},
+				"generatedTimestamp":"2026-07-14T10:30:00.123456789Z","nodeName":"node-%d","processingStrategy":"EXECUTE_REMEDIATION"}}}`, id, i)
+		if ok, err := jsontest.Equal([]byte(want), r.Event); err != nil || !ok {
+			t.Errorf("event %s:\n got  %s\n want %s (%v)", id, r.Event, want, err)
+		}
+		if r.Authorization != "Bearer e2e-token-1" {
+			t.Errorf("Authorization %q, want the token server's first token", r.Authorization)
+		}
+	}
+	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// loader inserts health events continuously from its own connection until
+// stopped, and remembers their ids.
+type loader struct {
+	mu   sync.Mutex
+	ids  []string
+	stop chan struct{}
+	done chan error
+}
+
+func startLoader(t *testing.T, e *nvEnv, perSecond int) *loader {
+	l := &loader{stop: make(chan struct{}), done: make(chan error, 1)}
+	conn := e.connect(t)
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-l.stop:
+				l.done <- nil
+				return
+			case <-tick.C:
+			}
+			id, err := pgtest.InsertHealthEvent(context.Background(), conn, pgtest.SampleEvent(fmt.Sprintf("load-%d", i)))
+			if err != nil {
+				// A PostgreSQL restart refuses inserts for a moment; the
+				// platform connector would retry too.
+				if conn.IsClosed() {
+					c, cerr := pgx.Connect(context.Background(), e.dsn)
+					if cerr == nil {
+						conn = c
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			l.mu.Lock()
+			l.ids = append(l.ids, id)
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+// finish stops inserting and returns the ids of every committed insert.
+func (l *loader) finish(t *testing.T) []string {
+	close(l.stop)
+	if err := <-l.done; err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ids
+}
+
+// TestNVSentinelKill9: the collector is killed with SIGKILL 10 times at
+// random points while events are inserted; after the last restart every
+// inserted event has reached the sink (duplicates allowed: the in-flight
+// window of each kill).
+func TestNVSentinelKill9(t *testing.T) {
+	e := newNVEnv(t)
+	sink := newCESink(t)
+	l := startLoader(t, e, 200)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 10))
+	for k := range 10 {
+		c := e.start(t, sink.URL)
+		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond)
+		c.Kill()
+		t.Logf("kill %d: %d distinct events delivered", k+1, sink.distinct())
+	}
+	c := e.start(t, sink.URL)
+	want := l.finish(t)
+	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d inserted events delivered", len(want)), func() error { return sink.missing(want) })
+	t.Logf("%d events inserted under 10 kills, %d duplicate deliveries", len(want), sink.duplicates())
+	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestNVSentinelPostgresRestart: PostgreSQL restarts under load; the
+// receiver reconnects, LISTENs again and loses nothing.
+func TestNVSentinelPostgresRestart(t *testing.T) {
+	e := newNVEnv(t)
+	sink := newCESink(t)
+	c := e.start(t, sink.URL)
+	l := startLoader(t, e, 100)
+	time.Sleep(time.Second)
+	e.pg.Restart(t)
+	time.Sleep(2 * time.Second)
+	want := l.finish(t)
+	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered across the restart", len(want)), func() error { return sink.missing(want) })
+	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// leadingLog is what the datastore receiver logs when it becomes the leader.
+const leadingLog = "Leading: reading the datastore"
+
+// TestNVSentinelFailover: two replicas; the leader is killed with SIGKILL
+// under load and the standby delivers within 15 s (DESIGN.md §6), from the
+// token, with nothing lost.
+func TestNVSentinelFailover(t *testing.T) {
+	e := newNVEnv(t)
+	sink := newCESink(t)
+	first := e.start(t, sink.URL)
+	second := e.start(t, sink.URL)
+	l := startLoader(t, e, 100)
+	first.WaitUntil(deliveryTimeout, "events flowing", func() error {
+		if sink.distinct() < 50 {
+			return fmt.Errorf("%d delivered", sink.distinct())
+		}
+		return nil
+	})
+	leader, standby := first, second
+	if !strings.Contains(first.Output(), leadingLog) {
+		leader, standby = second, first
+	}
+	if !strings.Contains(leader.Output(), leadingLog) || strings.Contains(standby.Output(), leadingLog) {
+		t.Fatalf("want exactly one leader; outputs:\n%s\n---\n%s", first.Output(), second.Output())
+	}
+	leader.Kill()
+	killed := time.Now()
+	before := sink.distinct()
+	standby.WaitUntil(15*time.Second, "the standby delivering within 15 s of the leader's SIGKILL", func() error {
+		if sink.distinct() <= before+50 {
+			return fmt.Errorf("%d delivered", sink.distinct())
+		}
+		return nil
+	})
+	t.Logf("deliveries resumed %.1f s after the kill", time.Since(killed).Seconds())
+	b := standby
+	want := l.finish(t)
+	b.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered", len(want)), func() error { return sink.missing(want) })
+	if err := b.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
