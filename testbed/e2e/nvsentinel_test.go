@@ -35,7 +35,7 @@ const (
 	nvClientSecret = "s3cret-of-the-e2e-test"
 )
 
-func newTokenServer(t *testing.T) *tokenServer {
+func newTokenServer(t testing.TB) *tokenServer {
 	ts := &tokenServer{}
 	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
@@ -63,7 +63,7 @@ type nvEnv struct {
 	deadLetter string
 }
 
-func newNVEnv(t *testing.T) *nvEnv {
+func newNVEnv(t testing.TB) *nvEnv {
 	e := &nvEnv{pg: pgtest.Start(t), tokens: newTokenServer(t), deadLetter: t.TempDir()}
 	e.dsn = e.pg.NewDB(t)
 	e.secretFile = filepath.Join(t.TempDir(), "oidc-client-secret")
@@ -74,7 +74,7 @@ func newNVEnv(t *testing.T) *nvEnv {
 	return e
 }
 
-func (e *nvEnv) connect(t *testing.T) *pgx.Conn {
+func (e *nvEnv) connect(t testing.TB) *pgx.Conn {
 	conn, err := pgx.Connect(context.Background(), e.dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func (e *nvEnv) connect(t *testing.T) *pgx.Conn {
 
 // start runs a collector exporting to sinkURL and waits until it is
 // healthy.
-func (e *nvEnv) start(t *testing.T, sinkURL string) *testutil.Collector {
+func (e *nvEnv) start(t testing.TB, sinkURL string) *testutil.Collector {
 	t.Helper()
 	health := testutil.FreePorts(t, 1)[0]
 	c := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
@@ -102,7 +102,7 @@ func (e *nvEnv) start(t *testing.T, sinkURL string) *testutil.Collector {
 
 // insert inserts one event per transaction, as the platform connector
 // does, and returns the ids.
-func (e *nvEnv) insert(t *testing.T, conn *pgx.Conn, n int, ev func(i int) pgtest.HealthEvent) []string {
+func (e *nvEnv) insert(t testing.TB, conn *pgx.Conn, n int, ev func(i int) pgtest.HealthEvent) []string {
 	t.Helper()
 	ids := make([]string, 0, n)
 	for i := range n {

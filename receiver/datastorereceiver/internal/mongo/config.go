@@ -127,6 +127,26 @@ func hosts(o *options.ClientOptions) string {
 	return strings.Join(o.Hosts, ",")
 }
 
+// redactErr is err, with any credential of uri in its message masked; it
+// still unwraps to err.
+func redactErr(err error, uri string) error {
+	if err == nil {
+		return nil
+	}
+	if msg := redact(err.Error(), uri); msg != err.Error() {
+		return redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
 // redact removes the URI's user information (and its password, decoded or
 // not) from msg.
 func redact(msg, uri string) string {

@@ -68,6 +68,10 @@ func TestRedact(t *testing.T) {
 	if !strings.Contains(msg, "db-0.example") {
 		t.Errorf("%q lost the host", msg)
 	}
+	err := redactErr(fmt.Errorf("%w: dial exporter:s3cr%%40t/pw@db-0", ErrDisconnected), uri)
+	if !errors.Is(err, ErrDisconnected) || strings.Contains(err.Error(), "s3cr") {
+		t.Errorf("redactErr: %v (still ErrDisconnected: %v)", err, errors.Is(err, ErrDisconnected))
+	}
 	if got := redact("plain", "mongodb://db:27017"); got != "plain" {
 		t.Errorf("redact without credentials = %q", got)
 	}
@@ -91,6 +95,7 @@ func TestConfig(t *testing.T) {
 	}
 
 	_, err = Config{URI: "mongodb://user:hunter2@db:27017/?replicaSet=rs0&w=banana&connectTimeoutMS=x"}.clientOptions()
+	t.Log(err)
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("bad URI: %v", err)
 	}

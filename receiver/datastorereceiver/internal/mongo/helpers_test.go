@@ -56,7 +56,8 @@ func servers(t *testing.T) map[string]string {
 	}
 	if len(out) == 0 {
 		t.Skip("neither " + envReplicaSet + " nor " + envNoChangeStreams + " is set: no MongoDB server to test against " +
-			"(go run ./testbed/ferretdb -- go test ./receiver/datastorereceiver/internal/mongo starts FerretDB over a throwaway PostgreSQL)")
+			"(go -C testbed/ferretdb build -o /tmp/ferretdb . && /tmp/ferretdb -- go test ./receiver/datastorereceiver/internal/mongo " +
+			"runs them against FerretDB over a throwaway PostgreSQL)")
 	}
 	return out
 }

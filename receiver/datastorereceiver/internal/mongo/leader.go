@@ -56,6 +56,7 @@ func LeaseID(clientName string) string { return "courier-lease/" + clientName }
 // LeaseDuration + 2×RenewInterval.
 type Leader struct {
 	opts     *options.ClientOptions
+	uri      string // for redaction only
 	db, coll string
 	id       string
 	lc       LeaderConfig
@@ -97,6 +98,7 @@ func NewLeader(cfg Config, lc LeaderConfig, logger *zap.Logger) (*Leader, error)
 	}
 	return &Leader{
 		opts:   opts,
+		uri:    cfg.URI,
 		db:     cfg.Database,
 		coll:   lc.Collection,
 		id:     LeaseID(cfg.ClientName),
@@ -156,7 +158,7 @@ func (l *Leader) attempt(ctx context.Context) (<-chan struct{}, error) {
 			return nil, ctx.Err()
 		}
 		l.warn.Do(func() {
-			l.logger.Warn("Leader election: cannot reach MongoDB, retrying", zap.String("hosts", hosts(l.opts)), zap.Error(err))
+			l.logger.Warn("Leader election: cannot reach MongoDB, retrying", zap.String("hosts", hosts(l.opts)), zap.Error(redactErr(err, l.uri)))
 		})
 		return nil, nil
 	}
@@ -203,7 +205,7 @@ func (l *Leader) renew(ctx context.Context, st leaseStore, done, lost chan struc
 		}
 		if errors.Is(err, errLeaseLost) {
 			l.logger.Warn("Leadership lost: the lease was taken over or could not be renewed in time",
-				zap.String("lease", l.id), zap.NamedError("last_error", err))
+				zap.String("lease", l.id))
 			l.mu.Lock()
 			l.holding = false
 			l.mu.Unlock()
@@ -211,7 +213,7 @@ func (l *Leader) renew(ctx context.Context, st leaseStore, done, lost chan struc
 			return
 		}
 		if err != nil {
-			l.warn.Do(func() { l.logger.Warn("Lease renewal failed, retrying", zap.Error(err)) })
+			l.warn.Do(func() { l.logger.Warn("Lease renewal failed, retrying", zap.Error(redactErr(err, l.uri))) })
 		}
 		// Wake at the next renewal, or at the deadline to give up in time.
 		t.Reset(max(0, min(l.lc.RenewInterval, time.Until(l.e.deadline()))))
@@ -236,7 +238,7 @@ func (l *Leader) Release(ctx context.Context) error {
 		l.holding = false
 		if st, serr := l.store(); serr == nil {
 			if rerr := l.e.release(ctx, st); rerr != nil {
-				err = fmt.Errorf("release lease %s: %w", l.id, rerr)
+				err = redactErr(fmt.Errorf("release lease %s: %w", l.id, rerr), l.uri)
 			}
 		}
 	}

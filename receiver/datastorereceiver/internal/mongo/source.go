@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Source, error) 
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %s", hosts(opts), redact(err.Error(), cfg.URI))
+		return nil, redactErr(fmt.Errorf("connect to %s: %w", hosts(opts), err), cfg.URI)
 	}
 	db := client.Database(cfg.Database)
 	// Primary and majority: the backfill/stream handover relies on the
@@ -108,8 +108,9 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Source, error) 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, err
+		return nil, redactErr(err, cfg.URI)
 	}
+	s.updateStats()
 	return s, nil
 }
 
@@ -283,7 +284,7 @@ func (s *Source) recoverToken(ctx context.Context, code int, cause error) error 
 	}
 	s.bump(func(st *Stats) { st.Recoveries++ })
 	s.logger.Error("The resume token can no longer be used: exporting again from "+how+", duplicates possible, nothing lost",
-		zap.String("client", s.cfg.ClientName), zap.Int("code", code), zap.Time("from", from), zap.Error(cause))
+		zap.String("client", s.cfg.ClientName), zap.Int("code", code), zap.Time("from", from), zap.Error(redactErr(cause, s.cfg.URI)))
 	return s.startBackfill(ctx, from, 0, false)
 }
 
@@ -410,16 +411,16 @@ func (s *Source) failed(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case errors.Is(err, ErrNoChangeStreams), errors.Is(err, ErrDisconnected):
-		return err
+		return redactErr(err, s.cfg.URI)
 	}
-	return fmt.Errorf("%w: %s", ErrDisconnected, redact(err.Error(), s.cfg.URI))
+	return redactErr(fmt.Errorf("%w: %w", ErrDisconnected, err), s.cfg.URI)
 }
 
 // SaveToken stores t as ClientName's resume token (majority write
 // concern). It may run while Next waits.
 func (s *Source) SaveToken(ctx context.Context, t Token) error {
 	if err := s.tokens.save(ctx, t); err != nil {
-		return err
+		return redactErr(err, s.cfg.URI)
 	}
 	s.mu.Lock()
 	s.delivered = t.CreatedAt
