@@ -172,7 +172,7 @@ func ApplySchema(tb testing.TB, dsn string) {
 	if err != nil {
 		tb.Fatalf("pgtest: connect to apply the schema: %v", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	// The simple protocol runs the whole script, several statements, at once.
 	if _, err := conn.PgConn().Exec(ctx, Schema).ReadAll(); err != nil {
 		tb.Fatalf("pgtest: apply NVSentinel's schema: %v", err)

@@ -24,7 +24,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer listener.Close(ctx)
+	defer func() { _ = listener.Close(ctx) }()
 	if _, err := listener.Exec(ctx, "LISTEN nvsentinel_changes"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	var count int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM health_events").Scan(&count); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestBulkInsert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	first := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := BulkInsertHealthEvents(ctx, conn, 100, SampleEvent("node-2"), first, time.Second); err != nil {
 		t.Fatal(err)

@@ -151,7 +151,7 @@ func (s *Server) CreateDB(tb testing.TB, name string) string {
 	if err != nil {
 		tb.Fatalf("pgtest: connect to create database %s: %v", name, err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		tb.Fatalf("pgtest: create database %s: %v", name, err)
 	}
@@ -264,7 +264,7 @@ func (s *Server) start() error {
 	if err != nil {
 		return fmt.Errorf("open server log: %w", err)
 	}
-	defer logFile.Close()
+	defer func() { _ = logFile.Close() }()
 	cmd := s.command("postgres", "-D", s.dataDir(),
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "port="+strconv.Itoa(s.port),
@@ -368,7 +368,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free loopback port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 

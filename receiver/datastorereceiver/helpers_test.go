@@ -250,7 +250,6 @@ func sameSet(got, want []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want)))
 }
 
-
 // recordSink hands each record, encoded as a structured CloudEvent, to
 // onRecord.
 type recordSink struct {

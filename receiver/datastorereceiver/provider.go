@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/healthevent"
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/mongo"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/postgres"
 )
 
@@ -42,7 +43,8 @@ type batch interface {
 }
 
 type sourceStats struct {
-	openGaps int
+	openGaps   int   // PostgreSQL: changelog gaps that may still commit
+	recoveries int64 // MongoDB: unusable resume tokens recovered from, since open
 }
 
 // leader elects one reading replica.
@@ -73,6 +75,16 @@ func openSource(ctx context.Context, cfg *Config, logger *zap.Logger) (source, e
 			return nil, err
 		}
 		return pgSource{s}, nil
+	case ProviderMongoDB:
+		mc, err := mongoConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := mongo.Open(ctx, mc, logger)
+		if err != nil {
+			return nil, err
+		}
+		return mongoSource{s}, nil
 	}
 	return nil, fmt.Errorf("provider %q is not supported", cfg.Provider)
 }
@@ -85,8 +97,37 @@ func newLeader(ctx context.Context, cfg *Config, logger *zap.Logger) (leader, er
 			return nil, err
 		}
 		return postgres.NewLeader(pc, cfg.LeaderElection.RetryInterval, logger)
+	case ProviderMongoDB:
+		mc, err := mongoConfig(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return mongo.NewLeader(mc, mongo.LeaderConfig{
+			RenewInterval: cfg.LeaderElection.RetryInterval,
+			LeaseDuration: cfg.LeaderElection.LeaseDuration,
+		}, logger)
 	}
 	return nil, fmt.Errorf("provider %q is not supported", cfg.Provider)
+}
+
+func mongoConfig(ctx context.Context, cfg *Config) (mongo.Config, error) {
+	m := cfg.MongoDB
+	t, err := loadTLS(ctx, m.TLS)
+	if err != nil {
+		return mongo.Config{}, fmt.Errorf("mongodb::tls: %w", err)
+	}
+	b := cfg.Backfill
+	return mongo.Config{
+		URI:             string(m.URI),
+		TLS:             t,
+		Database:        m.Database,
+		Collection:      m.Collection,
+		TokenCollection: m.TokenCollection,
+		ClientName:      cfg.ClientName,
+		Backfill: mongo.BackfillConfig{
+			Enabled: b.Enabled, MaxAge: b.MaxAge, MaxEvents: b.MaxEvents, BatchSize: b.BatchSize, RateLimit: b.RateLimit,
+		},
+	}, nil
 }
 
 func postgresConfig(ctx context.Context, cfg *Config) (postgres.Config, error) {
@@ -155,4 +196,42 @@ func (b pgBatch) backfill() int {
 		}
 	}
 	return n
+}
+
+// mongoSource adapts mongo.Source.
+type mongoSource struct{ s *mongo.Source }
+
+func (m mongoSource) next(ctx context.Context, max int) (batch, error) {
+	rows, err := m.s.Next(ctx, max)
+	return mongoBatch{rows: rows, backfilling: m.s.Stats().Backfilling}, err
+}
+
+func (m mongoSource) saveToken(ctx context.Context, token any) error {
+	return m.s.SaveToken(ctx, token.(mongo.Token))
+}
+
+func (m mongoSource) stats() sourceStats { return sourceStats{recoveries: m.s.Stats().Recoveries} }
+
+func (m mongoSource) close() error { return m.s.Close() }
+
+type mongoBatch struct {
+	rows        []mongo.Row
+	backfilling bool
+}
+
+func (b mongoBatch) len() int { return len(b.rows) }
+
+func (b mongoBatch) decode(d *healthevent.Decoder, i int, lr plog.LogRecord) error {
+	return d.FromMongo(b.rows[i].Document, lr)
+}
+
+func (b mongoBatch) token() any { return b.rows[len(b.rows)-1].Token }
+
+func (b mongoBatch) lastCreatedAt() time.Time { return b.rows[len(b.rows)-1].CreatedAt }
+
+func (b mongoBatch) backfill() int {
+	if b.backfilling {
+		return len(b.rows)
+	}
+	return 0
 }

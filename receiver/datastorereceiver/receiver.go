@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/mongo"
 )
 
 // Timing of retries: reconnecting to the datastore and redelivering a
@@ -92,6 +93,9 @@ func (r *datastoreReceiver) check(ctx context.Context) error {
 	switch r.cfg.Provider {
 	case ProviderPostgreSQL:
 		_, err := postgresConfig(ctx, r.cfg)
+		return err
+	case ProviderMongoDB:
+		_, err := mongoConfig(ctx, r.cfg)
 		return err
 	}
 	return nil
@@ -173,6 +177,13 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 		var err error
 		if src, err = openSource(readCtx, r.cfg, r.log); err != nil {
 			if readCtx.Err() != nil {
+				return
+			}
+			if errors.Is(err, mongo.ErrNoChangeStreams) {
+				// Retrying cannot help: say so once and stop reading.
+				r.log.Error("Cannot read the datastore: MongoDB must run as a replica set", zap.Error(err))
+				r.report(componentstatus.NewPermanentErrorEvent(err))
+				<-readCtx.Done()
 				return
 			}
 			r.tel.SourceErrors.Add(context.Background(), 1)

@@ -32,6 +32,9 @@ type session struct {
 	src    source
 	window *ackwindow.Window[checkpoint]
 	dec    healthevent.Decoder // the reading goroutine's
+	// recoveries counted so far in ResumeTokenLost (the source counts
+	// since it was opened).
+	recoveries int64
 
 	deliveries sync.WaitGroup
 	advanced   chan struct{} // the checkpoint moved
@@ -83,7 +86,12 @@ func (s *session) handOff(readCtx, runCtx context.Context, b batch) bool {
 		tel.BackfillEvents.Add(context.Background(), int64(k))
 	}
 	tel.EventsInFlight.Record(context.Background(), int64(s.window.InFlight()))
-	tel.ChangelogGaps.Record(context.Background(), int64(s.src.stats().openGaps))
+	st := s.src.stats()
+	tel.ChangelogGaps.Record(context.Background(), int64(st.openGaps))
+	if n := st.recoveries - s.recoveries; n > 0 {
+		tel.ResumeTokenLost.Add(context.Background(), n)
+		s.recoveries = st.recoveries
+	}
 	s.deliveries.Add(1)
 	go s.deliver(runCtx, seq, b, ld, n)
 	return true

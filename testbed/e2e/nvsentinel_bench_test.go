@@ -24,7 +24,7 @@ type nvBenchSink struct {
 	count  atomic.Int64 // requests
 	events atomic.Int64 // events: one per request, or the members of a batch
 	mu     sync.Mutex
-	at    map[string]time.Time // arrival per id, when recording
+	at     map[string]time.Time // arrival per id, when recording
 }
 
 func newNVBenchSink(b *testing.B, record bool) *nvBenchSink {

@@ -40,7 +40,7 @@ func (h collHistory) find(ctx context.Context, filter, sort bson.D, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	defer cur.Close(context.WithoutCancel(ctx))
+	defer func() { _ = cur.Close(context.WithoutCancel(ctx)) }()
 	docs := make([]doc, 0, limit)
 	for cur.Next(ctx) {
 		raw := bson.Raw(bytes.Clone(cur.Current))

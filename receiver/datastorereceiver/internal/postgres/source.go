@@ -96,7 +96,7 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Source, error) 
 		return nil, err
 	}
 	if err := s.position(ctx); err != nil {
-		s.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil

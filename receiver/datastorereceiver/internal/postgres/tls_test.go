@@ -72,7 +72,7 @@ func TestTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer src.Close()
+			defer func() { _ = src.Close() }()
 			if got := tlsSessions(); got != before+1 {
 				t.Errorf("TLS sessions %d → %d, want one more (the source's)", before, got)
 			}

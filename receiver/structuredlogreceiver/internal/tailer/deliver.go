@@ -135,7 +135,10 @@ func (t *Tailer) settleOldest(ctx context.Context) bool {
 func (t *Tailer) abandon() []reader.Mark {
 	var marks []reader.Mark
 	for _, d := range t.inflight {
-		<-d.done
+		if err := <-d.done; err != nil {
+			// Its result no longer matters: the batch is read again.
+			t.log.Debug("A batch after a refused one failed too", zap.Error(err))
+		}
 		for _, m := range d.marks {
 			m.File.Delivering--
 		}
