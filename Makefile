@@ -128,9 +128,21 @@ print-deps: ## Print DEPS_APT_PACKAGES (used by .ci/run)
 TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
 
+# The MongoDB tests that need no change stream (the backfill's queries, token
+# and lease documents, the refusal of a server without change streams) run a
+# second time next to FerretDB over a throwaway PostgreSQL: testbed/ferretdb
+# is a module of its own, so FerretDB's dependencies stay out of the
+# distribution's. Tests that need a replica set run when
+# COURIER_TEST_MONGODB_URI names one.
+FERRETDB_RUNNER := $(TOOLS_DIR)/ferretdb-runner
+
 .PHONY: test
 test: deps $(COURIER_BINARY) ## Build, then run every test (unit, integration, end-to-end against the built binary)
 	COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	@mkdir -p $(TOOLS_DIR)
+	$(GO) -C testbed/ferretdb build -o $(FERRETDB_RUNNER) .
+	$(FERRETDB_RUNNER) -- bash -c '$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
+		$(GO) test -timeout $(TEST_TIMEOUT) -run Mongo ./receiver/datastorereceiver/'
 
 FUZZTIME ?= 10s
 

@@ -4,13 +4,21 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
 )
 
 // TestMongoDBStream runs the receiver against a real MongoDB replica set
@@ -67,5 +75,58 @@ func TestMongoDBStream(t *testing.T) {
 	waitFor(t, "20 events", func() bool { return s.count() >= 20 })
 	if got := s.received(); !sameSet(got, want) {
 		t.Fatalf("got %v, want each of %v once", got, want)
+	}
+}
+
+// statusHost records the component status events reported to it.
+type statusHost struct {
+	component.Host
+	mu     sync.Mutex
+	events []*componentstatus.Event
+}
+
+func (h *statusHost) Report(ev *componentstatus.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, ev)
+}
+
+func (h *statusHost) permanent() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ev := range h.events {
+		if ev.Status() == componentstatus.StatusPermanentError {
+			return ev.Err()
+		}
+	}
+	return nil
+}
+
+// TestMongoDBWithoutChangeStreams: a server without change streams (a
+// standalone mongod; here FerretDB, which make test starts over the test
+// PostgreSQL and names in COURIER_TEST_FERRETDB_URI) is refused with a
+// permanent error saying a replica set is needed, and no retry loop.
+func TestMongoDBWithoutChangeStreams(t *testing.T) {
+	uri := os.Getenv("COURIER_TEST_FERRETDB_URI")
+	if uri == "" {
+		t.Skip("COURIER_TEST_FERRETDB_URI is not set: make test runs this test next to FerretDB (testbed/ferretdb)")
+	}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Provider = ProviderMongoDB
+	cfg.MongoDB.URI = configopaque.String(uri)
+	cfg.MongoDB.Database = fmt.Sprintf("courier_standalone_%d", time.Now().UnixNano())
+	cfg.LeaderElection.Enabled = false
+	host := &statusHost{Host: componenttest.NewNopHost()}
+	r, err := NewFactory().CreateLogs(context.Background(), receivertest.NewNopSettings(metadata.Type), cfg, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background(), host); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+	waitFor(t, "a permanent error", func() bool { return host.permanent() != nil })
+	if err := host.permanent(); !strings.Contains(err.Error(), "replica set") {
+		t.Fatalf("status error %q does not say a replica set is needed", err)
 	}
 }
