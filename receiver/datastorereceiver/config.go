@@ -36,6 +36,17 @@ type Config struct {
 	// MaxBatchEvents bounds the events handed downstream in one ConsumeLogs.
 	MaxBatchEvents int                  `mapstructure:"max_batch_events"`
 	LeaderElection LeaderElectionConfig `mapstructure:"leader_election"`
+	Resume         ResumeConfig         `mapstructure:"resume"`
+
+	_ struct{}
+}
+
+// ResumeConfig says where the resume token is kept.
+type ResumeConfig struct {
+	// Storage names a storage extension (file_storage, …) that keeps the
+	// token instead of NVSentinel's table or collection; an NVSentinel
+	// exporter then does not see it.
+	Storage *component.ID `mapstructure:"storage"`
 
 	_ struct{}
 }

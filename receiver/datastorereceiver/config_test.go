@@ -74,6 +74,9 @@ func TestFullConfig(t *testing.T) {
 	if l := cfg.LeaderElection; l.Enabled || l.RetryInterval != time.Second || l.LeaseDuration != 5*time.Second {
 		t.Fatalf("leader_election: %+v", l)
 	}
+	if s := cfg.Resume.Storage; s == nil || s.String() != "file_storage/datastore" {
+		t.Fatalf("resume::storage: %v", s)
+	}
 }
 
 func TestMongoDBConfig(t *testing.T) {

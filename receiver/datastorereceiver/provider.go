@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
@@ -63,12 +64,15 @@ func dbSystem(provider string) string {
 	return "postgresql"
 }
 
-func openSource(ctx context.Context, cfg *Config, logger *zap.Logger) (source, error) {
+func openSource(ctx context.Context, cfg *Config, tokens *tokenStorage, logger *zap.Logger) (source, error) {
 	switch cfg.Provider {
 	case ProviderPostgreSQL:
 		pc, err := postgresConfig(ctx, cfg)
 		if err != nil {
 			return nil, err
+		}
+		if tokens != nil {
+			pc.TokenStore = tokens
 		}
 		s, err := postgres.Open(ctx, pc, logger)
 		if err != nil {
@@ -79,6 +83,9 @@ func openSource(ctx context.Context, cfg *Config, logger *zap.Logger) (source, e
 		mc, err := mongoConfig(ctx, cfg)
 		if err != nil {
 			return nil, err
+		}
+		if tokens != nil {
+			mc.TokenStore = tokens
 		}
 		s, err := mongo.Open(ctx, mc, logger)
 		if err != nil {
@@ -234,4 +241,26 @@ func (b mongoBatch) backfill() int {
 		return len(b.rows)
 	}
 	return 0
+}
+
+// tokenStorage keeps the resume token in a storage extension
+// (resume::storage), under the client name.
+type tokenStorage struct {
+	client storage.Client
+	key    string
+}
+
+func (t *tokenStorage) Load(ctx context.Context) ([]byte, error) {
+	b, err := t.client.Get(ctx, t.key)
+	if err != nil {
+		return nil, fmt.Errorf("resume::storage: %w", err)
+	}
+	return b, nil
+}
+
+func (t *tokenStorage) Save(ctx context.Context, token []byte) error {
+	if err := t.client.Set(ctx, t.key, token); err != nil {
+		return fmt.Errorf("resume::storage: %w", err)
+	}
+	return nil
 }

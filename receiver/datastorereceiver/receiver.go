@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/mongo"
 )
@@ -44,6 +45,7 @@ type datastoreReceiver struct {
 	obs *receiverhelper.ObsReport
 
 	host       component.Host
+	tokens     *tokenStorage // resume::storage, or nil
 	statusMu   sync.Mutex
 	lastStatus componentstatus.Status
 	warnLimit  *rate.Limiter
@@ -78,6 +80,13 @@ func (r *datastoreReceiver) Start(ctx context.Context, host component.Host) erro
 	if err := r.check(ctx); err != nil {
 		return err
 	}
+	if id := r.cfg.Resume.Storage; id != nil {
+		client, err := storageclient.ForReceiver(ctx, host, *id, r.set.ID)
+		if err != nil {
+			return fmt.Errorf("resume::storage: %w", err)
+		}
+		r.tokens = &tokenStorage{client: client, key: "resume_token/" + r.cfg.ClientName}
+	}
 	r.host = host
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
@@ -104,13 +113,19 @@ func (r *datastoreReceiver) check(ctx context.Context) error {
 // Shutdown stops reading, cancels the deliveries in flight (their events
 // were not checkpointed: the next reader reads them again), writes the
 // last token and gives up the leadership.
-func (r *datastoreReceiver) Shutdown(context.Context) error {
+func (r *datastoreReceiver) Shutdown(ctx context.Context) error {
 	if r.cancel == nil {
 		return nil
 	}
 	r.cancel()
 	<-r.done
 	r.cancel = nil
+	if r.tokens != nil {
+		if err := r.tokens.client.Close(ctx); err != nil {
+			return fmt.Errorf("resume::storage: close: %w", err)
+		}
+		r.tokens = nil
+	}
 	return nil
 }
 
@@ -175,7 +190,7 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 	var src source
 	for src == nil {
 		var err error
-		if src, err = openSource(readCtx, r.cfg, r.log); err != nil {
+		if src, err = openSource(readCtx, r.cfg, r.tokens, r.log); err != nil {
 			if readCtx.Err() != nil {
 				return
 			}

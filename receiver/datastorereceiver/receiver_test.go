@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/courier-otel/courier/internal/jsontest"
@@ -214,4 +216,43 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestResumeStorage: with resume::storage the token lives in a storage
+// extension, not in NVSentinel's resume_tokens table, and a restarted
+// receiver continues from it.
+func TestResumeStorage(t *testing.T) {
+	dsn := pgServer(t).NewDB(t)
+	conn := connect(t, dsn)
+	dir := t.TempDir()
+	run := func(s *sink, until func() bool) {
+		host := testutil.NewStorageHost(t, dir)
+		cfg := testConfig(dsn)
+		cfg.Resume.Storage = &host.ID
+		set := receivertest.NewNopSettings(metadata.Type)
+		set.ID = component.NewID(metadata.Type) // the same receiver, restarted: its storage is keyed by its id
+		r, err := NewFactory().CreateLogs(context.Background(), set, cfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(context.Background(), host); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the receiver to deliver", until)
+		if err := r.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		host.Close(t)
+	}
+	s := &sink{}
+	want := insert(t, conn, 5, "a")
+	run(s, func() bool { return s.count() >= 5 })
+	if _, ok := storedToken(t, conn, "event-exporter"); ok {
+		t.Fatal("a token was written to resume_tokens despite resume::storage")
+	}
+	want = append(want, insert(t, conn, 5, "b")...)
+	run(s, func() bool { return s.count() >= 10 })
+	if got := s.received(); !sameSet(got, want) {
+		t.Fatalf("got %v, want each of %v once", got, want)
+	}
 }

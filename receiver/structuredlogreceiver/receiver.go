@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/checkpoint"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/lockfile"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/matcher"
@@ -75,10 +76,10 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 	}
 	var store *checkpoint.Store
 	if cfg.Storage != nil {
-		client, err := storageClient(ctx, host, *cfg.Storage, r.set.ID)
+		client, err := storageclient.ForReceiver(ctx, host, *cfg.Storage, r.set.ID)
 		if err != nil {
 			r.unlock()
-			return err
+			return fmt.Errorf("storage: %w", err)
 		}
 		r.client = client
 		store = checkpoint.New(client)
@@ -147,22 +148,6 @@ func (r *structuredLogReceiver) unlock() {
 		}
 	}
 	r.locks = nil
-}
-
-func storageClient(ctx context.Context, host component.Host, id, owner component.ID) (storage.Client, error) {
-	ext, ok := host.GetExtensions()[id]
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %s not found", id)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, fmt.Errorf("storage: extension %s is not a storage extension", id)
-	}
-	client, err := se.GetClient(ctx, component.KindReceiver, owner, "")
-	if err != nil {
-		return nil, fmt.Errorf("storage: client from %s: %w", id, err)
-	}
-	return client, nil
 }
 
 func (r *structuredLogReceiver) closeClient(ctx context.Context) error {

@@ -9,60 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/pkg/structuredlog"
 )
-
-// storageHost is a host with one real file_storage extension, made anew
-// (on the same folder) for every receiver start, as a restarted collector
-// would.
-type storageHost struct {
-	id  component.ID
-	ext component.Component
-}
-
-func (h *storageHost) GetExtensions() map[component.ID]component.Component {
-	return map[component.ID]component.Component{h.id: h.ext}
-}
-
-func newStorageHost(t testing.TB, dir string) *storageHost {
-	t.Helper()
-	f := filestorage.NewFactory()
-	cfg := f.CreateDefaultConfig().(*filestorage.Config)
-	cfg.Directory = dir
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &storageHost{id: component.NewIDWithName(f.Type(), "progress"), ext: ext}
-	if err := ext.Start(context.Background(), h); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func (h *storageHost) close(t testing.TB) {
-	if err := h.ext.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // run starts a receiver, lets it deliver until until() holds, and shuts it
 // down (and its storage host, if any).
 func run(t *testing.T, cfg *Config, next consumer.Logs, storageDir string, until func() bool) {
 	t.Helper()
 	var host component.Host
-	var sh *storageHost
+	var sh *testutil.StorageHost
 	if storageDir != "" {
-		sh = newStorageHost(t, storageDir)
+		sh = testutil.NewStorageHost(t, storageDir)
 		host = sh
 	}
 	r, err := createTestReceiver(cfg, next, newObserved(t).set)
@@ -77,7 +39,7 @@ func run(t *testing.T, cfg *Config, next consumer.Logs, storageDir string, until
 		t.Fatal(err)
 	}
 	if sh != nil {
-		sh.close(t)
+		sh.Close(t)
 	}
 }
 

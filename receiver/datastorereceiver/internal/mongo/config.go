@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/url"
@@ -27,6 +28,18 @@ type Config struct {
 	ClientName      string // the token document's clientName; default "event-exporter"
 
 	Backfill BackfillConfig
+
+	// TokenStore, when set, keeps the token document instead of the
+	// TokenCollection (a collector storage extension): the same document,
+	// but NVSentinel's exporter does not see it.
+	TokenStore TokenStore
+}
+
+// TokenStore keeps an encoded token document.
+type TokenStore interface {
+	// Load returns the document, or nil when there is none.
+	Load(ctx context.Context) ([]byte, error)
+	Save(ctx context.Context, doc []byte) error
 }
 
 // BackfillConfig is the history export that runs when no resume token

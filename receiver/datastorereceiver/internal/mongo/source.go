@@ -51,7 +51,7 @@ type Source struct {
 	client *mongo.Client
 	hosts  string
 	events *mongo.Collection
-	tokens tokens
+	tokens tokenStore
 	hist   history
 
 	cs       *mongo.ChangeStream // nil: Next reopens it after pos
@@ -103,6 +103,9 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Source, error) 
 		dedup:  newRecentIDs(dedupCapacity),
 	}
 	s.hist = collHistory{coll: s.events}
+	if cfg.TokenStore != nil {
+		s.tokens = externalTokens{store: cfg.TokenStore}
+	}
 	if err := s.position(ctx); err != nil {
 		_ = s.Close()
 		if ctx.Err() != nil {

@@ -217,3 +217,37 @@ func (t tokens) save(ctx context.Context, tok Token) error {
 	}
 	return nil
 }
+
+// tokenStore is where the token documents of a client live.
+type tokenStore interface {
+	load(ctx context.Context) (storedToken, bool, error)
+	save(ctx context.Context, tok Token) error
+}
+
+// externalTokens keeps the token document in a TokenStore.
+type externalTokens struct{ store TokenStore }
+
+func (t externalTokens) load(ctx context.Context) (storedToken, bool, error) {
+	raw, err := t.store.Load(ctx)
+	if err != nil || raw == nil {
+		return storedToken{}, false, err
+	}
+	st, ok, err := decodeTokenDoc(raw)
+	if err != nil {
+		return storedToken{}, false, fmt.Errorf("resume token in storage: %w", err)
+	}
+	return st, ok, nil
+}
+
+func (t externalTokens) save(ctx context.Context, tok Token) error {
+	upd, err := tokenUpdate(tok)
+	if err != nil {
+		return fmt.Errorf("save resume token: %w", err)
+	}
+	// The document is what $set would leave: the fields of the update.
+	doc, err := bson.Marshal(upd[0].Value)
+	if err != nil {
+		return fmt.Errorf("encode resume token: %w", err)
+	}
+	return t.store.Save(ctx, doc)
+}

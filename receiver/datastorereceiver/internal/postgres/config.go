@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -33,6 +34,18 @@ type Config struct {
 	MaxGaps int
 
 	Backfill BackfillConfig
+
+	// TokenStore, when set, keeps the resume token instead of the
+	// ResumeTokensTable (a collector storage extension): same encoding, but
+	// NVSentinel's exporter does not see it.
+	TokenStore TokenStore
+}
+
+// TokenStore keeps an encoded resume token.
+type TokenStore interface {
+	// Load returns the token, or nil when there is none.
+	Load(ctx context.Context) ([]byte, error)
+	Save(ctx context.Context, token []byte) error
 }
 
 // BackfillConfig is the history export that runs when no resume token

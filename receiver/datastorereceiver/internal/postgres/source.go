@@ -104,7 +104,7 @@ func Open(ctx context.Context, cfg Config, logger *zap.Logger) (*Source, error) 
 
 // position decides where reading starts.
 func (s *Source) position(ctx context.Context) error {
-	tok, ok, err := s.tokens.loadToken(ctx, s.conn, s.cfg.ClientName)
+	tok, ok, err := s.loadToken(ctx)
 	if err != nil {
 		return err
 	}
@@ -298,9 +298,32 @@ func (s *Source) connect(ctx context.Context) error {
 	return nil
 }
 
-// SaveToken stores t as ClientName's resume token. It has its own
-// connection, so it can run while Next waits.
+// loadToken reads the resume token from the TokenStore or the table.
+func (s *Source) loadToken(ctx context.Context) (Token, bool, error) {
+	if s.cfg.TokenStore == nil {
+		return s.tokens.loadToken(ctx, s.conn, s.cfg.ClientName)
+	}
+	raw, err := s.cfg.TokenStore.Load(ctx)
+	if err != nil || raw == nil {
+		return Token{}, false, err
+	}
+	t, err := decodeToken(raw)
+	if err != nil {
+		return Token{}, false, fmt.Errorf("resume token in storage: %w", err)
+	}
+	return t, true, nil
+}
+
+// SaveToken stores t as ClientName's resume token (in the TokenStore, if
+// set). It has its own connection, so it can run while Next waits.
 func (s *Source) SaveToken(ctx context.Context, t Token) error {
+	if s.cfg.TokenStore != nil {
+		b, err := encodeToken(t)
+		if err != nil {
+			return fmt.Errorf("encode resume token: %w", err)
+		}
+		return s.cfg.TokenStore.Save(ctx, b)
+	}
 	s.tokenMu.Lock()
 	defer s.tokenMu.Unlock()
 	if s.tokenConn == nil {
