@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -61,10 +62,17 @@ type nvEnv struct {
 	tokens     *tokenServer
 	secretFile string
 	deadLetter string
+	// config is the collector config (default testdata/nvsentinel.yaml),
+	// healthPath where its health check answers (default /), args more
+	// command-line arguments.
+	config, healthPath string
+	args               []string
+	health             map[*testutil.Collector]string // health URL of each collector started
 }
 
 func newNVEnv(t testing.TB) *nvEnv {
-	e := &nvEnv{pg: pgtest.Start(t), tokens: newTokenServer(t), deadLetter: t.TempDir()}
+	e := &nvEnv{pg: pgtest.Start(t), tokens: newTokenServer(t), deadLetter: t.TempDir(),
+		config: "testdata/nvsentinel.yaml", healthPath: "/", health: map[*testutil.Collector]string{}}
 	e.dsn = e.pg.NewDB(t)
 	e.secretFile = filepath.Join(t.TempDir(), "oidc-client-secret")
 	if err := os.WriteFile(e.secretFile, []byte(nvClientSecret+"\n"), 0o600); err != nil {
@@ -95,8 +103,10 @@ func (e *nvEnv) start(t testing.TB, sinkURL string) *testutil.Collector {
 		"COURIER_E2E_SECRET_FILE=" + e.secretFile,
 		"COURIER_E2E_DEAD_LETTER_DIR=" + e.deadLetter,
 		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
-	}, "--config=testdata/nvsentinel.yaml")
-	c.WaitUntil(deliveryTimeout, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
+	}, append([]string{"--config=" + e.config}, e.args...)...)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", health, e.healthPath)
+	c.WaitUntil(deliveryTimeout, "collector healthy", func() error { return httpGet200(url) })
+	e.health[c] = url
 	return c
 }
 
@@ -239,6 +249,21 @@ func TestNVSentinelPipeline(t *testing.T) {
 	}
 }
 
+// status returns the verbose component status of collector c.
+func (e *nvEnv) status(t *testing.T, c *testutil.Collector) string {
+	t.Helper()
+	resp, err := http.Get(e.health[c] + "?verbose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // loader inserts health events continuously from its own connection until
 // stopped, and remembers their ids.
 type loader struct {
@@ -342,6 +367,8 @@ const leadingLog = "Leading: reading the datastore"
 // token, with nothing lost.
 func TestNVSentinelFailover(t *testing.T) {
 	e := newNVEnv(t)
+	e.config, e.healthPath = "testdata/nvsentinel_ha.yaml", "/status"
+	e.args = []string{"--feature-gates=+extension.healthcheck.useComponentStatus"}
 	sink := newCESink(t)
 	first := e.start(t, sink.URL)
 	second := e.start(t, sink.URL)
@@ -359,6 +386,13 @@ func TestNVSentinelFailover(t *testing.T) {
 	if !strings.Contains(leader.Output(), leadingLog) || strings.Contains(standby.Output(), leadingLog) {
 		t.Fatalf("want exactly one leader; outputs:\n%s\n---\n%s", first.Output(), second.Output())
 	}
+	// The health check says which is which.
+	if s := e.status(t, standby); !strings.Contains(s, "standby") {
+		t.Errorf("the standby's status does not say standby: %s", s)
+	}
+	if s := e.status(t, leader); strings.Contains(s, "standby") {
+		t.Errorf("the leader's status says standby: %s", s)
+	}
 	leader.Kill()
 	killed := time.Now()
 	before := sink.distinct()
@@ -369,6 +403,9 @@ func TestNVSentinelFailover(t *testing.T) {
 		return nil
 	})
 	t.Logf("deliveries resumed %.1f s after the kill", time.Since(killed).Seconds())
+	if s := e.status(t, standby); strings.Contains(s, "standby") {
+		t.Errorf("the new leader's status still says standby: %s", s)
+	}
 	b := standby
 	want := l.finish(t)
 	b.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered", len(want)), func() error { return sink.missing(want) })
