@@ -1,6 +1,8 @@
 package mongo
 
 import (
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/backlog"
+
 	"bytes"
 	"cmp"
 	"context"
@@ -10,7 +12,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"golang.org/x/time/rate"
 )
 
 // doc is one document the backfill read.
@@ -90,7 +91,7 @@ type backfill struct {
 	pos      BackfillPosition
 	buf      []Row
 	done     bool // the last page has been read
-	limiter  *rate.Limiter
+	pacer    backlog.Pacer
 
 	// Rows created after dedupFrom may also be inserts the live stream
 	// sees after handover; their ids are kept (the newest ones, bounded)
@@ -106,12 +107,7 @@ func newBackfill(cfg BackfillConfig, h history, handover bson.Raw, pos BackfillP
 	} else {
 		b.dedupFrom = time.Now().Add(-RecoveryMargin)
 	}
-	if cfg.RateLimit > 0 {
-		// A burst of a tenth of a second: Next hands out rows in small
-		// groups, yet the long-run rate holds to within a group.
-		burst := max(1, min(int(cfg.RateLimit/10), cfg.BatchSize))
-		b.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
-	}
+	b.pacer = backlog.NewPacer(cfg.RateLimit, cfg.BatchSize)
 	return b
 }
 
@@ -128,15 +124,8 @@ func (b *backfill) next(ctx context.Context, max int) (rows []Row, done bool, er
 			return nil, b.done, nil
 		}
 	}
-	n := min(max, len(b.buf))
-	if b.limiter != nil {
-		n = min(n, b.limiter.Burst())
-		if err := b.limiter.WaitN(ctx, n); err != nil {
-			return nil, false, fmt.Errorf("backfill rate limit: %w", err)
-		}
-	}
-	rows, b.buf = b.buf[:n:n], b.buf[n:]
-	return rows, false, nil
+	rows, err = backlog.Take(ctx, b.pacer, &b.buf, max)
+	return rows, false, err
 }
 
 // fetch reads the next page after pos into buf.

@@ -1,6 +1,8 @@
 package mongo
 
 import (
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/backlog"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -44,13 +46,7 @@ type TokenStore interface {
 
 // BackfillConfig is the history export that runs when no resume token
 // exists for ClientName.
-type BackfillConfig struct {
-	Enabled   bool
-	MaxAge    time.Duration // only events created at most this long ago; 0: no age limit
-	MaxEvents int           // at most this many, the most recent ones; 0: no limit
-	BatchSize int           // documents per query; default 1,000
-	RateLimit float64       // events per second; 0: as fast as they are consumed
-}
+type BackfillConfig = backlog.Config
 
 // Defaults.
 const (

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/backlog"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +10,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 )
 
 // backfillSQL holds the backfill's queries for the configured tables.
@@ -64,18 +65,12 @@ type backfill struct {
 	count        int64 // rows read so far, as in the token
 	buf          []Row // read, not yet returned
 	exhausted    bool  // the last page has been read
-	limiter      *rate.Limiter
+	pacer        backlog.Pacer
 }
 
 func newBackfill(cfg BackfillConfig, sql backfillSQL, table string, logger *zap.Logger) *backfill {
 	b := &backfill{cfg: cfg, sql: sql, table: table, logger: logger}
-	if cfg.RateLimit > 0 {
-		// A burst of a tenth of a second: Next hands out rows in small
-		// groups, yet the long-run rate holds to within a group.
-		burst := int(cfg.RateLimit / 10)
-		burst = max(1, min(burst, cfg.BatchSize))
-		b.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
-	}
+	b.pacer = backlog.NewPacer(cfg.RateLimit, cfg.BatchSize)
 	return b
 }
 
@@ -105,15 +100,8 @@ func (b *backfill) next(ctx context.Context, conn *pgx.Conn, max int, pollInterv
 			return nil, true, nil
 		}
 	}
-	n := min(max, len(b.buf))
-	if b.limiter != nil {
-		n = min(n, b.limiter.Burst())
-		if err := b.limiter.WaitN(ctx, n); err != nil {
-			return nil, false, fmt.Errorf("backfill rate limit: %w", err)
-		}
-	}
-	rows, b.buf = b.buf[:n:n], b.buf[n:]
-	return rows, false, nil
+	rows, err = backlog.Take(ctx, b.pacer, &b.buf, max)
+	return rows, false, err
 }
 
 // start fixes the split between backfill and live stream. handover is the
