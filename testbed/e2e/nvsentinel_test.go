@@ -71,9 +71,14 @@ type nvEnv struct {
 }
 
 func newNVEnv(t testing.TB) *nvEnv {
-	e := &nvEnv{pg: pgtest.Start(t), tokens: newTokenServer(t), deadLetter: t.TempDir(),
+	pg := pgtest.Start(t)
+	return newNVEnvOn(t, pg, pg.NewDB(t))
+}
+
+// newNVEnvOn is newNVEnv on an existing database.
+func newNVEnvOn(t testing.TB, pg *pgtest.Server, dsn string) *nvEnv {
+	e := &nvEnv{pg: pg, dsn: dsn, tokens: newTokenServer(t), deadLetter: t.TempDir(),
 		config: "testdata/nvsentinel.yaml", healthPath: "/", health: map[*testutil.Collector]string{}}
-	e.dsn = e.pg.NewDB(t)
 	e.secretFile = filepath.Join(t.TempDir(), "oidc-client-secret")
 	if err := os.WriteFile(e.secretFile, []byte(nvClientSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -203,7 +203,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("COURIER_E2E_WRITER") == "1" {
 		os.Exit(writerProcess())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	closeHistory()
+	os.Exit(code)
 }
 
 // writerProcess appends COURIER_E2E_WRITER_COUNT events to a structured log
