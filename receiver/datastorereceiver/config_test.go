@@ -1,6 +1,8 @@
 package datastorereceiver
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +44,16 @@ func TestDefaultConfig(t *testing.T) {
 	if b := cfg.Backfill; !b.Enabled || b.MaxAge != 720*time.Hour || b.MaxEvents != 1_000_000 || b.BatchSize != 500 || b.RateLimit != 1000 {
 		t.Fatalf("backfill defaults (NVSentinel's): %+v", b)
 	}
-	if !cfg.LeaderElection.Enabled {
-		t.Fatal("leader election is on by default")
+	if l := cfg.LeaderElection; !l.Enabled || l.RetryInterval != 2*time.Second || l.LeaseDuration != 10*time.Second {
+		t.Fatalf("leader_election defaults: %+v", l)
 	}
-	if cfg.PostgreSQL.DSN != want.PostgreSQL.DSN {
-		t.Fatal("dsn not read")
+	if cfg.EventSource != "nvsentinel://unknown/healthevents" || cfg.MaxInFlight != 2000 || cfg.MaxBatchEvents != 500 ||
+		cfg.Resume.Storage != nil || cfg.PostgreSQL.TLS.HasValue() || cfg.MongoDB.TLS.HasValue() {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	// Nothing else differs from the factory's defaults.
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("got  %+v\nwant %+v", cfg, want)
 	}
 }
 
@@ -131,7 +138,9 @@ func TestDSNNotPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := (cfg.PostgreSQL.DSN).String(); strings.Contains(s, "secret") {
-		t.Fatalf("DSN printed as %q", s)
+	for _, s := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", *cfg), fmt.Sprint(cfg.PostgreSQL)} {
+		if strings.Contains(s, "secret") {
+			t.Fatalf("the DSN's password printed: %s", s)
+		}
 	}
 }
