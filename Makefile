@@ -62,11 +62,12 @@ BUILDER_CONFIG := builder-config.yaml
 
 # The binary depends on the builder manifest and on the root module's Go code
 # (the distribution replaces github.com/courier-otel/courier with this
-# checkout). Tests, testdata and the generated distribution are left out, so
-# editing a test does not rebuild the collector. The recipe touches the binary
+# checkout). Tests, testdata, the generated distribution and the testbed and
+# command-line tools (which the distribution does not import) are left out,
+# so editing them does not rebuild the collector. The recipe touches the binary
 # because go build leaves an up-to-date binary's timestamp alone.
 GO_SOURCES := $(sort $(shell find . \
-	\( -path ./.git -o -path ./.tools -o -path ./$(DIST_DIR) -o -path ./bench -o -name testdata \) -prune \
+	\( -path ./.git -o -path ./.tools -o -path ./$(DIST_DIR) -o -path ./bench -o -path ./testbed -o -path ./cmd -o -name testdata \) -prune \
 	-o -name '*.go' ! -name '*_test.go' -print))
 GO_MODULE_FILES := go.mod $(wildcard go.sum)
 
