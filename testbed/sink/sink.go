@@ -40,6 +40,13 @@ type Config struct {
 	// Token is the expected bearer token (Authorization: Bearer <token>);
 	// empty: no check. The control API is never checked.
 	Token string
+	// Authorize, if set, decides instead of Token whether a bearer token
+	// is accepted (a token server's Valid, so that expired tokens get 401).
+	Authorize func(token string) bool
+	// OnEvent, if set, is called for every event of an accepted request,
+	// with whether it is a duplicate, under the sink's lock: it must be
+	// quick (a scenario records the arrival time of each id with it).
+	OnEvent func(source, id string, duplicate bool)
 	// Seed seeds the random source of the fault shares.
 	Seed uint64
 	// MaxBodyBytes bounds a body (413 above); 0: DefaultMaxBodyBytes.
@@ -165,7 +172,7 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		s.refuse(w, http.StatusMethodNotAllowed, protoErr(ReasonMethod, "deliveries are POSTed"))
 		return
-	case s.cfg.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.cfg.Token:
+	case !s.authorized(r.Header.Get("Authorization")):
 		s.count(http.StatusUnauthorized, func(st *Stats) { st.Unauthorized++ })
 		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
 		return
@@ -202,6 +209,16 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// authorized reports whether the Authorization header passes Config.Token
+// or Config.Authorize.
+func (s *Sink) authorized(header string) bool {
+	if s.cfg.Authorize != nil {
+		token, ok := strings.CutPrefix(header, "Bearer ")
+		return ok && s.cfg.Authorize(token)
+	}
+	return s.cfg.Token == "" || header == "Bearer "+s.cfg.Token
+}
+
 // refuse answers a protocol error and counts it under its reason.
 func (s *Sink) refuse(w http.ResponseWriter, status int, perr *protocolError) {
 	s.count(status, func(st *Stats) { st.ProtocolErrors[perr.reason]++ })
@@ -226,11 +243,15 @@ func (s *Sink) record(evs []event) {
 	for _, ev := range evs {
 		s.stats.Events++
 		key := ev.source + "\x00" + ev.id // a new string: keeps no body alive
-		if _, dup := s.seen[key]; dup {
+		_, dup := s.seen[key]
+		if dup {
 			s.stats.Duplicates++
 		} else {
 			s.seen[key] = struct{}{}
 			s.stats.Distinct++
+		}
+		if s.cfg.OnEvent != nil {
+			s.cfg.OnEvent(ev.source, ev.id, dup)
 		}
 		if ev.source == "" {
 			continue

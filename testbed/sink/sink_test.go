@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -250,5 +251,33 @@ func TestControlAPI(t *testing.T) {
 	post(t, srv.URL, encode(t, "structured", "", events(t, "s", "1"))[0])
 	if st := getStats(t, srv.URL); st.Events != 1 || st.Duplicates != 0 || st.Requests["2xx"] != 1 {
 		t.Errorf("after reset: %+v", st)
+	}
+}
+
+func TestAuthorizeAndOnEvent(t *testing.T) {
+	type seen struct {
+		id  string
+		dup bool
+	}
+	var got []seen
+	srv := httptest.NewServer(New(Config{
+		Token:     "ignored when Authorize is set",
+		Authorize: func(token string) bool { return token == "live" },
+		OnEvent:   func(_, id string, dup bool) { got = append(got, seen{id, dup}) },
+	}))
+	defer srv.Close()
+	r := encode(t, "batch", "", events(t, "s", "1", "2"))[0]
+	for auth, want := range map[string]int{"Bearer expired": 401, "live": 401, "Bearer live": 200} {
+		r.header.Set("Authorization", auth)
+		if status, _ := post(t, srv.URL, r); status != want {
+			t.Errorf("Authorization %q: status %d, want %d", auth, status, want)
+		}
+	}
+	if status, _ := post(t, srv.URL, r); status != http.StatusOK {
+		t.Fatalf("second delivery: %d", status)
+	}
+	want := []seen{{"1", false}, {"2", false}, {"1", true}, {"2", true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("OnEvent calls %v, want %v", got, want)
 	}
 }
