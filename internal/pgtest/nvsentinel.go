@@ -168,15 +168,22 @@ func ApplySchema(tb testing.TB, dsn string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if err := applySchema(ctx, dsn); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+}
+
+func applySchema(ctx context.Context, dsn string) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		tb.Fatalf("pgtest: connect to apply the schema: %v", err)
+		return fmt.Errorf("connect to apply the schema: %w", err)
 	}
 	defer func() { _ = conn.Close(ctx) }()
 	// The simple protocol runs the whole script, several statements, at once.
 	if _, err := conn.PgConn().Exec(ctx, Schema).ReadAll(); err != nil {
-		tb.Fatalf("pgtest: apply NVSentinel's schema: %v", err)
+		return fmt.Errorf("apply NVSentinel's schema: %w", err)
 	}
+	return nil
 }
 
 // HealthEvent is NVSentinel's protobuf datamodels.HealthEvent as Go's

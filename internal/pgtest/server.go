@@ -147,15 +147,33 @@ func (s *Server) CreateDB(tb testing.TB, name string) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := s.createDB(ctx, name); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return s.DSN(name)
+}
+
+func (s *Server) createDB(ctx context.Context, name string) error {
 	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 	if err != nil {
-		tb.Fatalf("pgtest: connect to create database %s: %v", name, err)
+		return fmt.Errorf("connect to create database %s: %w", name, err)
 	}
 	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		tb.Fatalf("pgtest: create database %s: %v", name, err)
+		return fmt.Errorf("create database %s: %w", name, err)
 	}
-	return s.DSN(name)
+	return nil
+}
+
+// CreateNVSentinelDB is NewDB for programs without a testing.TB (the
+// demo): it creates database name with NVSentinel's schema and returns its
+// DSN.
+func (s *Server) CreateNVSentinelDB(ctx context.Context, name string) (string, error) {
+	if err := s.createDB(ctx, name); err != nil {
+		return "", err
+	}
+	dsn := s.DSN(name)
+	return dsn, applySchema(ctx, dsn)
 }
 
 // NewDB creates a database named after the test (and numbered: a
@@ -325,6 +343,13 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	setProcAttr(cmd, s.cred)
 	return cmd
+}
+
+// Available returns nil when PostgreSQL's server binaries are installed,
+// otherwise an error ending in InstallHint.
+func Available() error {
+	_, err := findBinaries(BinariesGlob)
+	return err
 }
 
 // findBinaries picks the newest installed major version.
