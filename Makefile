@@ -63,11 +63,12 @@ BUILDER_CONFIG := builder-config.yaml
 # The binary depends on the builder manifest and on the root module's Go code
 # (the distribution replaces github.com/courier-otel/courier with this
 # checkout). Tests, testdata, the generated distribution and the testbed and
-# command-line tools (which the distribution does not import) are left out,
-# so editing them does not rebuild the collector. The recipe touches the binary
-# because go build leaves an up-to-date binary's timestamp alone.
+# command-line tools with their libraries (which the distribution does not
+# import) are left out, so editing them does not rebuild the collector. The
+# recipe touches the binary because go build leaves an up-to-date binary's
+# timestamp alone.
 GO_SOURCES := $(sort $(shell find . \
-	\( -path ./.git -o -path ./.tools -o -path ./$(DIST_DIR) -o -path ./bench -o -path ./testbed -o -path ./cmd -o -name testdata \) -prune \
+	\( -path ./.git -o -path ./.tools -o -path ./bin -o -path ./$(DIST_DIR) -o -path ./bench -o -path ./testbed -o -path ./cmd -o -path ./internal/configtranslate -o -name testdata \) -prune \
 	-o -name '*.go' ! -name '*_test.go' -print))
 GO_MODULE_FILES := go.mod $(wildcard go.sum)
 
@@ -86,8 +87,17 @@ $(COURIER_BINARY): $(BUILDER_CONFIG) $(GO_SOURCES) $(GO_MODULE_FILES) $(SOURCES_
 	$(BUILD_LOCK) $(BUILDER) --config=$(BUILDER_CONFIG) --skip-strict-versioning=false
 	@touch $@
 
+# courier-config (cmd/courier-config) translates Omniverse transmitter settings
+# and NVSentinel event-exporter values into Courier configs. go build's cache
+# makes it cheap, so `make build` builds it too.
+COURIER_CONFIG := $(ROOT)/bin/courier-config
+
+.PHONY: courier-config
+courier-config: ## Build bin/courier-config, the Omniverse / NVSentinel config translator
+	$(GO) build -o $(COURIER_CONFIG) ./cmd/courier-config
+
 .PHONY: build
-build: $(COURIER_BINARY) ## Build distributions/otelcol-courier/otelcol-courier with the collector builder
+build: $(COURIER_BINARY) courier-config ## Build distributions/otelcol-courier/otelcol-courier with the collector builder, and bin/courier-config
 
 RUN_CONFIG ?= $(DIST_DIR)/config.yaml
 
@@ -190,8 +200,8 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 DIST_GENERATED := $(COURIER_BINARY) $(addprefix $(DIST_DIR)/,main.go main_others.go main_windows.go components.go go.mod go.sum)
 
 .PHONY: clean
-clean: ## Remove the built collector, its generated sources and reports
-	rm -f $(DIST_GENERATED)
+clean: ## Remove the built collector, its generated sources, bin/ tools and reports
+	rm -f $(DIST_GENERATED) $(COURIER_CONFIG)
 	rm -rf $(BENCH_DIR) coverage.out coverage.html
 
 .PHONY: distclean
@@ -200,4 +210,4 @@ distclean: clean ## clean, and remove the tools in .tools/
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
