@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"text/template"
@@ -166,7 +167,7 @@ func (d *demo) prepare(ctx context.Context) error {
 	if err := os.WriteFile(d.path("privacy.toml"), []byte(privacyTOML), 0o600); err != nil {
 		return err
 	}
-	if err := writeOmniverseLogs(d.path("logs"), d.omni, time.Now()); err != nil {
+	if err := writeOmniverseBacklog(d.path("logs"), d.omni, time.Now()); err != nil {
 		return fmt.Errorf("write structured logs: %w", err)
 	}
 
@@ -268,19 +269,13 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 
-	if d.nv != nil {
-		m := *d.nv
-		err := d.db.insert(ctx, m.Live, m.NoAction, m.Poison, nil, func(ids []string) error {
-			return d.nvSink.SetFaults(sink.Faults{RejectIDs: ids})
-		})
-		if err != nil {
-			return nil, fmt.Errorf("insert NVSentinel events: %w", err)
-		}
-	}
-
-	sum, err := d.watch(ctx, started, deadline)
+	feedErr := d.feed(ctx)
+	sum, err := d.watch(ctx, started, deadline, feedErr)
 	if d.o.Live {
 		fmt.Fprintln(out)
+	}
+	if err != nil && ctx.Err() != nil {
+		return sum, ctx.Err()
 	}
 	if err != nil {
 		if sum != nil {
@@ -300,6 +295,83 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return sum, fmt.Errorf("%w: %s", ErrMismatch, strings.Join(m, "; "))
 	}
 	return sum, nil
+}
+
+// liveFor is how long the applications and NVSentinel keep writing once
+// the collector runs: long enough to watch the progress.
+const liveFor = 3 * time.Second
+
+// feed writes the live part of the input while the collector runs: the
+// applications' log lines and, in small transactions, NVSentinel's health
+// events (the last one poison: the sink refuses it). The channel gets the
+// first error, or is closed when all is written; Run waits for the
+// writers before it stops PostgreSQL.
+func (d *demo) feed(ctx context.Context) <-chan error {
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := writeOmniverseLive(ctx, d.path("logs"), d.omni, liveFor); err != nil {
+			errc <- fmt.Errorf("write structured logs: %w", err)
+		}
+	}()
+	if d.nv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.insertLive(ctx); err != nil {
+				errc <- fmt.Errorf("insert NVSentinel events: %w", err)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	d.closers = append(d.closers, func() { <-done })
+	out := make(chan error, 1)
+	go func() {
+		<-done
+		select {
+		case err := <-errc:
+			out <- err
+		default:
+		}
+		close(out)
+	}()
+	return out
+}
+
+func (d *demo) insertLive(ctx context.Context) error {
+	m := *d.nv
+	const batches = 6
+	for b := range batches {
+		noAction, poison := 0, 0
+		if b < m.NoAction {
+			noAction = 1
+		}
+		n := m.Live / batches
+		if b == batches-1 {
+			n, poison = m.Live-b*(m.Live/batches), m.Poison
+		}
+		err := d.db.insert(ctx, n, noAction, poison, nil, func(ids []string) error {
+			if len(ids) == 0 {
+				return nil
+			}
+			return d.nvSink.SetFaults(sink.Faults{RejectIDs: ids})
+		})
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(liveFor / batches):
+		}
+	}
+	return nil
 }
 
 // waitHealthy waits for health_check to answer 200: every pipeline has
@@ -332,7 +404,7 @@ func (d *demo) waitHealthy(ctx context.Context, deadline time.Time) error {
 // watch scrapes the collector's metrics and the sinks until every event is
 // accounted for, showing progress. Once all are accounted for but some
 // number is off, it looks once more a second later before giving up.
-func (d *demo) watch(ctx context.Context, started, deadline time.Time) (*Summary, error) {
+func (d *demo) watch(ctx context.Context, started, deadline time.Time, feedErr <-chan error) (*Summary, error) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -369,6 +441,11 @@ func (d *demo) watch(ctx context.Context, started, deadline time.Time) (*Summary
 			return last, ctx.Err()
 		case <-d.collector.done:
 			return last, fmt.Errorf("the collector exited: %v", d.collector.err)
+		case err, ok := <-feedErr:
+			if ok {
+				return last, err
+			}
+			feedErr = nil // all written
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {

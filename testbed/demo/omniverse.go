@@ -2,6 +2,7 @@ package demo
 
 import (
 	"archive/zip"
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -91,71 +92,22 @@ performance = true
 personalization = false
 `
 
-// writeOmniverseLogs writes the structured log files of two applications
-// and a legacy one, the kinds of m mixed within each file.
-func writeOmniverseLogs(dir string, m omniverseMix, now time.Time) error {
-	viewer, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "omni.demo.viewer.log", Source: demoUser})
-	if err != nil {
-		return err
-	}
-	type feature struct {
-		FeatureName string  `json:"featureName"`
-		DurationMs  float64 `json:"durationMs"`
-		Notes       string  `json:"notes,omitempty"`
-	}
-	type frames struct {
-		FPS         float64 `json:"fps"`
-		GPUMemoryMB int     `json:"gpuMemoryMB"`
-		Renderer    string  `json:"renderer"`
-	}
-	features := []string{"open-stage", "measure", "snapshot", "layer-editor", "search"}
-	// Most valid events are the viewer's, a third the renderer's; the
-	// rejected kinds are spread among them as real applications write.
-	renderer, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "omni.demo.renderer.log", Source: demoUser})
-	if err != nil {
-		_ = viewer.Close()
-		return err
-	}
-	write := func(w *structuredlog.Writer, typ, schema string, data any) {
-		if err == nil {
-			_, err = w.Write(typ, schema, data)
-		}
-	}
-	invalid := 0
-	for i := 0; i < m.Valid; i++ {
-		if i%3 == 2 {
-			write(renderer, frameStats, rendererSchema, frames{FPS: 55 + float64(i%10), GPUMemoryMB: 6000 + i, Renderer: "RTX"})
-		} else {
-			write(viewer, featureUsed, viewerSchema, feature{FeatureName: features[i%len(features)], DurationMs: float64(10 + i%400)})
-		}
-		if i%30 == 0 && invalid < m.InvalidData {
-			write(viewer, featureUsed, viewerSchema, feature{FeatureName: "measure", DurationMs: -5})
-			invalid++
-		}
-	}
-	for ; invalid < m.InvalidData; invalid++ {
-		write(viewer, featureUsed, viewerSchema, feature{FeatureName: "measure", DurationMs: -5})
-	}
-	for i := 0; i < m.NoConsent; i++ {
-		write(viewer, themeChanged, viewerSchema, map[string]string{"theme": []string{"dark", "light"}[i%2]})
-	}
-	for i := 0; i < m.UnknownType; i++ {
-		write(viewer, unknownType, viewerSchema, map[string]bool{"opened": true})
-	}
-	for i := 0; i < m.TooLarge; i++ {
-		write(viewer, featureUsed, viewerSchema, feature{FeatureName: "crash-report", Notes: strings.Repeat("stack frame ", 8000)})
-	}
-	if cerr := viewer.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := renderer.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
+type feature struct {
+	FeatureName string  `json:"featureName"`
+	DurationMs  float64 `json:"durationMs"`
+	Notes       string  `json:"notes,omitempty"`
+}
 
-	// Events a machine kept while offline for weeks.
+type frames struct {
+	FPS         float64 `json:"fps"`
+	GPUMemoryMB int     `json:"gpuMemoryMB"`
+	Renderer    string  `json:"renderer"`
+}
+
+// writeOmniverseBacklog writes what the applications logged before Courier
+// started: the old events of a machine that was offline for weeks, and a
+// legacy application whose schema was never approved.
+func writeOmniverseBacklog(dir string, m omniverseMix, now time.Time) (err error) {
 	old, err := structuredlog.Open(structuredlog.Options{
 		Dir: dir, Name: "omni.demo.renderer.log", Source: demoUser,
 		Now: func() time.Time { return now.Add(-45 * 24 * time.Hour) },
@@ -163,8 +115,8 @@ func writeOmniverseLogs(dir string, m omniverseMix, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	for i := 0; i < m.Old; i++ {
-		write(old, frameStats, rendererSchema, frames{FPS: 30, GPUMemoryMB: 4000 + i, Renderer: "RTX"})
+	for i := 0; i < m.Old && err == nil; i++ {
+		_, err = old.Write(frameStats, rendererSchema, frames{FPS: 30, GPUMemoryMB: 4000 + i, Renderer: "RTX"})
 	}
 	if cerr := old.Close(); err == nil {
 		err = cerr
@@ -172,32 +124,105 @@ func writeOmniverseLogs(dir string, m omniverseMix, now time.Time) error {
 	if err != nil {
 		return err
 	}
-
 	legacy, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "omni.demo.legacy.log", Source: demoUser})
 	if err != nil {
 		return err
 	}
-	for i := 0; i < m.UnknownSchema; i++ {
-		write(legacy, "com.nvidia.omni.demo.legacy.ping", legacySchema, map[string]int{"n": i})
+	for i := 0; i < m.UnknownSchema && err == nil; i++ {
+		_, err = legacy.Write("com.nvidia.omni.demo.legacy.ping", legacySchema, map[string]int{"n": i})
 	}
 	if cerr := legacy.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
+	return err
+}
 
-	// Lines torn by an application that crashed mid-write (and then wrote
-	// the newline of its next start).
-	f, err := os.OpenFile(filepath.Join(dir, "omni.demo.viewer.log"), os.O_WRONLY|os.O_APPEND, 0)
+// writeOmniverseLive is two applications logging while Courier runs: the
+// rest of m, the rejected kinds spread among the valid events, paced to
+// take about d.
+func writeOmniverseLive(ctx context.Context, dir string, m omniverseMix, d time.Duration) (err error) {
+	viewer, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "omni.demo.viewer.log", Source: demoUser})
 	if err != nil {
 		return err
 	}
-	for i := 0; i < m.NotJSON; i++ {
-		_, err = fmt.Fprintf(f, "{\"id\":\"%d\",\"source\":\"%s\",\"specver\n", i, demoUser)
-		if err != nil {
-			break
+	renderer, err := structuredlog.Open(structuredlog.Options{Dir: dir, Name: "omni.demo.renderer.log", Source: demoUser})
+	if err != nil {
+		_ = viewer.Close()
+		return err
+	}
+	defer func() {
+		for _, w := range []*structuredlog.Writer{viewer, renderer} {
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
 		}
+	}()
+
+	// Events are written in bursts, a burst every d/bursts.
+	const bursts = 20
+	n, perBurst := 0, (m.Valid+m.InvalidData+m.UnknownType+m.NoConsent+m.TooLarge)/bursts+1
+	write := func(w *structuredlog.Writer, typ, schema string, data any) error {
+		if n++; n%perBurst == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d / bursts):
+			}
+		}
+		_, err := w.Write(typ, schema, data)
+		return err
+	}
+	features := []string{"open-stage", "measure", "snapshot", "layer-editor", "search"}
+	var invalid, unknown, noConsent int
+	for i := 0; i < m.Valid && err == nil; i++ {
+		// A third of the valid events are the renderer's.
+		if i%3 == 2 {
+			err = write(renderer, frameStats, rendererSchema, frames{FPS: 55 + float64(i%10), GPUMemoryMB: 6000 + i, Renderer: "RTX"})
+		} else {
+			err = write(viewer, featureUsed, viewerSchema, feature{FeatureName: features[i%len(features)], DurationMs: float64(10 + i%400)})
+		}
+		switch {
+		case err != nil:
+		case i%20 == 5 && invalid < m.InvalidData:
+			err = write(viewer, featureUsed, viewerSchema, feature{FeatureName: "measure", DurationMs: -5})
+			invalid++
+		case i%20 == 10 && unknown < m.UnknownType:
+			err = write(viewer, unknownType, viewerSchema, map[string]bool{"opened": true})
+			unknown++
+		case i%20 == 15 && noConsent < m.NoConsent:
+			err = write(viewer, themeChanged, viewerSchema, map[string]string{"theme": []string{"dark", "light"}[i%2]})
+			noConsent++
+		}
+	}
+	for ; invalid < m.InvalidData && err == nil; invalid++ {
+		err = write(viewer, featureUsed, viewerSchema, feature{FeatureName: "measure", DurationMs: -5})
+	}
+	for ; unknown < m.UnknownType && err == nil; unknown++ {
+		err = write(viewer, unknownType, viewerSchema, map[string]bool{"opened": true})
+	}
+	for ; noConsent < m.NoConsent && err == nil; noConsent++ {
+		err = write(viewer, themeChanged, viewerSchema, map[string]string{"theme": "high-contrast"})
+	}
+	// A crash report with a large attachment: valid, but over the
+	// endpoint's max_event_size.
+	for i := 0; i < m.TooLarge && err == nil; i++ {
+		err = write(viewer, featureUsed, viewerSchema, feature{FeatureName: "crash-report", Notes: strings.Repeat("stack frame ", 8000)})
+	}
+	if err != nil {
+		return err
+	}
+	return appendTornLines(filepath.Join(dir, "omni.demo.viewer.log"), m.NotJSON)
+}
+
+// appendTornLines appends lines an application left torn when it crashed
+// mid-write (completed by the newline of its next start).
+func appendTornLines(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n && err == nil; i++ {
+		_, err = fmt.Fprintf(f, "{\"id\":\"%d\",\"source\":\"%s\",\"specver\n", i, demoUser)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -108,13 +108,13 @@ func (s *Summary) Print(w io.Writer) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n  %-*s %8s %8s  %s\n", sec.Title, width, "", "got", "expected", "from")
+		fmt.Fprintf(w, "%s\n  %-*s %8s %8s  %s\n", sec.Title, width, "", "got", "expected", "from (metrics: courier.…)")
 		for _, r := range sec.Rows {
 			mark := ""
 			if r.Got != r.Want {
 				mark = "  <- MISMATCH"
 			}
-			fmt.Fprintf(w, "  %-*s %8d %8d  %s%s\n", width, r.What, r.Got, r.Want, r.From, mark)
+			fmt.Fprintf(w, "  %-*s %8d %8d  %s%s\n", width, r.What, r.Got, r.Want, strings.TrimPrefix(r.From, "courier."), mark)
 		}
 	}
 	if m := s.Mismatches(); len(m) > 0 {
@@ -180,7 +180,7 @@ func (d *demo) summary(m metrics) *Summary {
 		Rows: []Row{
 			{What: "health events read", Got: m.sum(ds+"events_emitted") + m.sum(ds+"events_rejected"), Want: int64(n.total()),
 				From: ds + "events_emitted + events_rejected", kind: kindRead},
-			{What: "of which backfilled (stored before the start)", Got: m.sum(ds + "backfill.events"), Want: int64(n.History),
+			{What: "backfilled (stored before the start)", Got: m.sum(ds + "backfill.events"), Want: int64(n.History),
 				From: ds + "backfill.events"},
 			{What: "filtered: recommended action NONE", Got: m.sum("courier.cel_filter.dropped"), Want: int64(n.filtered()),
 				From: "courier.cel_filter.dropped", kind: kindDropped},
