@@ -90,9 +90,11 @@ func NVSentinel(data []byte, name string, opts NVSentinelOptions) (*Result, erro
 
 // nvsentinel holds the event-exporter values that reach the collector config.
 type nvsentinel struct {
-	secretName string
-	metadata   map[string]string
-	sink       struct {
+	secretName   string
+	exporterPath string // where exporter: is, for comments
+	metadata     map[string]string
+	metadataFrom string
+	sink         struct {
 		endpoint, timeout string
 		insecure          bool
 	}
@@ -120,18 +122,22 @@ func readNVSentinel(block *object) *nvsentinel {
 		}
 		return nv
 	}
+	nv.exporterPath = exp.path
 	nv.secretName, _ = block.str("oidcSecretName")
 	for _, k := range deploymentKeys {
-		if _, set := block.get(k); set {
+		if _, set := block.get(k); set && k != "oidcSecretName" {
 			r.notef(block.keyPath(k), "a Kubernetes setting of the Helm chart, not part of the collector config")
 		}
 	}
 	// The seed's documentation also shows metadata directly in the block.
+	var metadataFrom []string
 	for _, m := range []*object{mustObj(block, "metadata"), mustObj(exp, "metadata")} {
 		if m != nil {
 			readMetadata(nv.metadata, m)
+			metadataFrom = append(metadataFrom, m.path)
 		}
 	}
+	nv.metadataFrom = strings.Join(metadataFrom, ", ")
 	if nv.metadata["cluster"] == "" {
 		r.errorf(exp.keyPath("metadata.cluster"), "required: it names the cluster in the CloudEvent source nvsentinel://<cluster>/healthevents")
 	}
@@ -318,7 +324,7 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 		}
 	}
 	if !nv.backfill.empty() {
-		ds.set("backfill", nv.backfill, "exporter.backfill")
+		ds.set("backfill", nv.backfill, nv.at("backfill"))
 	}
 
 	processors := root.child("processors")
@@ -327,50 +333,50 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 	for _, k := range slices.Sorted(maps.Keys(nv.metadata)) {
 		md.set(k, nv.metadata[k], "")
 	}
-	em.set("metadata", md, "exporter.metadata")
+	em.set("metadata", md, nv.metadataFrom)
 	em.set("source", "nvsentinel://{cluster}/healthevents", "")
 	em.set("overwrite", true, "replace the receiver's placeholder source")
 	pipelineProcessors := []string{"event_metadata"}
 	if nv.filter != "" {
-		processors.child("cel_filter").set("expression", nv.filter, "exporter.filter.expression")
+		processors.child("cel_filter").set("expression", nv.filter, nv.at("filter.expression"))
 		pipelineProcessors = append(pipelineProcessors, "cel_filter")
 	}
 
 	exp := root.child("exporters").child("cloudevents")
-	exp.set("endpoint", nv.sink.endpoint, "exporter.sink.endpoint")
+	exp.set("endpoint", nv.sink.endpoint, nv.at("sink.endpoint"))
 	if nv.sink.timeout != "" {
-		exp.set("timeout", nv.sink.timeout, "exporter.sink.timeout")
+		exp.set("timeout", nv.sink.timeout, nv.at("sink.timeout"))
 	}
 	if nv.sink.insecure {
-		exp.child("tls").set("insecure_skip_verify", true, "exporter.sink.insecureSkipVerify")
+		exp.child("tls").set("insecure_skip_verify", true, nv.at("sink.insecureSkipVerify"))
 	}
 	exp.set("encoding", "structured", "one event per POST, application/cloudevents+json")
 	if nv.oidc != nil {
 		exp.child("auth").set("authenticator", "oidc_client", "")
 	}
 	if nv.workers > 0 {
-		exp.child("sending_queue").set("num_consumers", nv.workers, "exporter.workers")
+		exp.child("sending_queue").set("num_consumers", nv.workers, nv.at("workers"))
 	}
 	if !nv.retry.empty() {
-		exp.set("retry_on_failure", nv.retry, "exporter.failureHandling")
+		exp.set("retry_on_failure", nv.retry, nv.at("failureHandling"))
 	}
 	exp.child("dead_letter").set("directory", useEnv(EnvDeadLetterDir, "directory for events the sink refuses for good; unset: they are only counted and logged"), "")
 
 	var extIDs []string
 	if o := nv.oidc; o != nil {
 		ext := root.child("extensions").child("oidc_client")
-		ext.set("token_url", o.tokenURL, "exporter.oidc.tokenUrl")
-		ext.set("client_id", o.clientID, "exporter.oidc.clientId")
-		secret := "the oidc-client-secret key of the Secret"
+		ext.set("token_url", o.tokenURL, nv.at("oidc.tokenUrl"))
+		ext.set("client_id", o.clientID, nv.at("oidc.clientId"))
+		secret := "mount the key oidc-client-secret of the Secret named by oidcSecretName here"
 		if nv.secretName != "" {
-			secret += " " + nv.secretName
+			secret = fmt.Sprintf("mount the key oidc-client-secret of the Secret %s here", nv.secretName)
 		}
 		ext.set("client_secret_file", opts.OIDCSecretFile, secret)
 		if len(o.scopes) > 0 {
-			ext.set("scopes", o.scopes, "exporter.oidc.scope")
+			ext.set("scopes", o.scopes, nv.at("oidc.scope"))
 		}
 		if o.insecure {
-			ext.child("tls").set("insecure_skip_verify", true, "exporter.oidc.insecureSkipVerify")
+			ext.child("tls").set("insecure_skip_verify", true, nv.at("oidc.insecureSkipVerify"))
 		}
 		extIDs = append(extIDs, "oidc_client")
 	}
@@ -393,3 +399,6 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 	}
 	return &Result{Config: out, Warnings: r.warnings, Notes: r.notes}, nil
 }
+
+// at is the path of a setting under exporter:, for comments.
+func (nv *nvsentinel) at(key string) string { return nv.exporterPath + "." + key }

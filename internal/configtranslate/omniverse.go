@@ -250,7 +250,7 @@ func Omniverse(data []byte, name string) (*Result, error) {
 		return nil, fmt.Errorf(`no /telemetry settings: want {"telemetry": {"transmitter": …}}`)
 	}
 	for _, k := range top.unread() {
-		r.warnf("/"+k, "not a /telemetry setting, not translated")
+		r.warnf(top.keyPath(k), "not a /telemetry setting, not translated")
 	}
 
 	g := omniverseGlobals(tel)

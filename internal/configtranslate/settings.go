@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 )
 
 // report collects what a translation found wrong or left out. Errors stop the
@@ -49,6 +48,9 @@ func newObject(r *report, path, sep string, m map[string]any) *object {
 
 // keyPath is the path of a key of o, as messages show it.
 func (o *object) keyPath(key string) string {
+	if o.path == "" && o.sep == "/" {
+		return "/" + key // settings paths are absolute
+	}
 	if o.path == "" {
 		return key
 	}
@@ -261,12 +263,4 @@ func normalize(v any) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unsupported value %v (%T)", v, v)
-}
-
-// joinPath is path + sep + key, or key alone at the top.
-func joinPath(path, sep, key string) string {
-	if path == "" {
-		return key
-	}
-	return strings.TrimSuffix(path, sep) + sep + key
 }

@@ -11,6 +11,7 @@
 package configtranslate // import "github.com/courier-otel/courier/internal/configtranslate"
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -40,8 +41,11 @@ const (
 
 func envRef(name string) string { return "${env:" + name + "}" }
 
-// header is the comment at the top of a generated config.
+// header is the comment at the top of a generated config. It sorts the
+// report's warnings and notes by path, the order a reader looks them up in.
 func header(intro string, env []string, r *report) string {
+	slices.Sort(r.warnings)
+	slices.Sort(r.notes)
 	var b strings.Builder
 	b.WriteString(intro)
 	if len(env) > 0 {

@@ -3,6 +3,7 @@ package configtranslate
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,9 @@ func toYAML(v any) *yaml.Node {
 	case int64:
 		return scalar("!!int", strconv.FormatInt(x, 10))
 	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return scalar("!!int", strconv.FormatInt(int64(x), 10)) // 2.0 reads better as 2
+		}
 		return scalar("!!float", strconv.FormatFloat(x, 'g', -1, 64))
 	case []string:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}

@@ -1,0 +1,204 @@
+package configtranslate
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNVSentinelGolden(t *testing.T) {
+	tests := []struct {
+		file  string
+		opts  NVSentinelOptions
+		notes []string
+	}{
+		{
+			file: "seed_values.yaml",
+			notes: []string{
+				"event-exporter.resources: a Kubernetes setting of the Helm chart, not part of the collector config",
+				"values: only event-exporter is translated; not read: global",
+			},
+		},
+		{
+			file: "block_with_filter.yaml",
+			opts: NVSentinelOptions{Provider: ProviderMongoDB, OIDCSecretFile: "/var/run/secrets/oidc/oidc-client-secret"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "nvsentinel", tt.file)
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			res, err := NVSentinel(data, path, tt.opts)
+			require.NoError(t, err)
+			assert.Empty(t, res.Warnings)
+			assert.Equal(t, tt.notes, res.Notes)
+			golden(t, filepath.Join("nvsentinel", strings.TrimSuffix(tt.file, ".yaml")), res.Config)
+		})
+	}
+}
+
+// TestNVSentinelMatchesE2EConfig checks the translation of the seed's values
+// against testbed/e2e/testdata/nvsentinel.yaml, the hand translation the
+// end-to-end tests run: every setting there is the same here, except the
+// addresses the tests fill in, the test-only health check and telemetry, and
+// the event filter, which the seed's values do not hold.
+func TestNVSentinelMatchesE2EConfig(t *testing.T) {
+	e2eData, err := os.ReadFile("../../testbed/e2e/testdata/nvsentinel.yaml")
+	require.NoError(t, err)
+	e2e := decodeConfig(t, e2eData)
+
+	data, err := os.ReadFile("testdata/nvsentinel/seed_values.yaml")
+	require.NoError(t, err)
+	// The filter is not in the seed's values; the e2e config has the one the
+	// upstream exporter's filter documentation shows.
+	data = []byte(strings.Replace(string(data), "    workers: 10\n",
+		"    workers: 10\n    filter:\n      expression: \"event.recommendedAction != 'NONE'\"\n", 1))
+	res, err := NVSentinel(data, "values.yaml", NVSentinelOptions{})
+	require.NoError(t, err)
+	got := decodeConfig(t, res.Config)
+
+	skip := map[string]bool{
+		"receivers.datastore.postgresql.dsn":                 true, // the test's server
+		"receivers.datastore.postgresql.poll_interval":       true, // the default, written out
+		"receivers.datastore.leader_election.enabled":        true, // the default, written out
+		"receivers.datastore.leader_election.retry_interval": true, // the default, written out
+		"exporters.cloudevents.endpoint":                     true, // the test's sink
+		"exporters.cloudevents.dead_letter.directory":        true, // the test's directory
+		"extensions.oidc_client.token_url":                   true, // the test's token server
+		"extensions.oidc_client.client_secret_file":          true, // the test's secret
+		"extensions.health_check.endpoint":                   true, // test-only
+		"service.extensions":                                 true, // + health_check
+		"service.telemetry.metrics.level":                    true, // test-only
+	}
+	var compare func(path string, want any)
+	compare = func(path string, want any) {
+		if skip[path] {
+			return
+		}
+		if m, ok := want.(map[string]any); ok {
+			for k, v := range m {
+				compare(strings.TrimPrefix(path+"."+k, "."), v)
+			}
+			return
+		}
+		assert.Equal(t, want, dig(got, strings.Split(path, ".")...), path)
+	}
+	compare("", e2e)
+	assert.Equal(t, []any{"oidc_client"}, dig(got, "service", "extensions"))
+	assert.Equal(t, "${env:COURIER_POSTGRES_DSN}", dig(got, "receivers", "datastore", "postgresql", "dsn"))
+	assert.Equal(t, "https://events.example.com/api/v1/events", dig(got, "exporters", "cloudevents", "endpoint"))
+	assert.Equal(t, "https://auth.example.com/oauth2/token", dig(got, "extensions", "oidc_client", "token_url"))
+}
+
+func TestNVSentinelMapping(t *testing.T) {
+	const base = "exporter:\n  metadata: {cluster: c1}\n  sink: {endpoint: https://sink.example}\n"
+	tests := []struct {
+		name, values string
+		path         []string
+		want         any
+	}{
+		{"source from the cluster", base, []string{"processors", "event_metadata", "source"}, "nvsentinel://{cluster}/healthevents"},
+		{"metadata as text", "metadata: {cluster: c1, rack: 7, gpu: true}\nexporter:\n  sink: {endpoint: https://sink.example}\n",
+			[]string{"processors", "event_metadata", "metadata"}, map[string]any{"cluster": "c1", "rack": "7", "gpu": "true"}},
+		{"exporter metadata wins", "metadata: {cluster: c0}\n" + base, []string{"processors", "event_metadata", "metadata", "cluster"}, "c1"},
+		{"no oidc, no auth", base, []string{"exporters", "cloudevents", "auth"}, nil},
+		{"no oidc, no extensions", base, []string{"service", "extensions"}, nil},
+		{"scopes split", base + "  oidc: {tokenUrl: https://idp.example/token, clientId: c, scope: 'a b'}\n",
+			[]string{"extensions", "oidc_client", "scopes"}, []any{"a", "b"}},
+		{"blank filter", base + "  filter: {expression: '  '}\n", []string{"processors", "cel_filter"}, nil},
+		{"workers", base + "  workers: 20\n", []string{"exporters", "cloudevents", "sending_queue", "num_consumers"}, 20},
+		{"backfill off", base + "  backfill: {enabled: false}\n", []string{"receivers", "datastore", "backfill"}, map[string]any{"enabled": false}},
+		{"fractional rate limit", base + "  backfill: {rateLimit: 2.5}\n", []string{"receivers", "datastore", "backfill", "rate_limit"}, 2.5},
+		{"retries", base + "  failureHandling: {maxRetries: 30, initialBackoff: 5s, maxBackoff: 15m, backoffMultiplier: 2.5}\n",
+			[]string{"exporters", "cloudevents", "retry_on_failure"},
+			map[string]any{"max_retries": 30, "initial_interval": "5s", "max_interval": "15m", "multiplier": 2.5}},
+		{"dead letters from the environment", base, []string{"exporters", "cloudevents", "dead_letter", "directory"}, "${env:COURIER_DEAD_LETTER_DIR}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := NVSentinel([]byte(tt.values), "values.yaml", NVSentinelOptions{})
+			require.NoError(t, err)
+			assert.Empty(t, res.Warnings)
+			assert.Equal(t, tt.want, dig(decodeConfig(t, res.Config), tt.path...))
+		})
+	}
+}
+
+func TestNVSentinelMongoDBResumeToken(t *testing.T) {
+	values := "exporter:\n  metadata: {cluster: c1}\n  sink: {endpoint: https://sink.example}\n  resumeToken: {database: db1, collection: tokens}\n"
+	res, err := NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{Provider: ProviderMongoDB})
+	require.NoError(t, err)
+	cfg := decodeConfig(t, res.Config)
+	assert.Equal(t, map[string]any{"uri": "${env:COURIER_MONGODB_URI}", "database": "db1", "token_collection": "tokens"},
+		dig(cfg, "receivers", "datastore", "mongodb"))
+
+	// PostgreSQL keeps its tokens in its own table: the values are noted.
+	res, err = NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"exporter.resumeToken: not used with PostgreSQL: the resume token is in NVSentinel's resume_tokens table"}, res.Notes)
+}
+
+func TestNVSentinelWarnings(t *testing.T) {
+	res, err := NVSentinel([]byte(`
+event-exporter:
+  replicaCount: 1
+  debug: true
+  exporter:
+    metadata: {cluster: c1}
+    sink: {endpoint: https://sink.example, retries: 3}
+    batching: {size: 10}
+`), "v.yaml", NVSentinelOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"event-exporter.debug: unknown setting, not translated",
+		"event-exporter.exporter.batching: unknown setting, not translated",
+		"event-exporter.exporter.sink.retries: unknown setting, not translated",
+	}, res.Warnings)
+	assert.Equal(t, []string{"event-exporter.replicaCount: a Kubernetes setting of the Helm chart, not part of the collector config"}, res.Notes)
+}
+
+func TestNVSentinelErrors(t *testing.T) {
+	const sink = "  sink: {endpoint: https://sink.example}\n"
+	tests := []struct{ name, values, want string }{
+		{"malformed YAML", "exporter:\n  sink: [\n", "not YAML: yaml: line 2: did not find expected node content"},
+		{"not a mapping", "- a\n- b\n", "the values must be a mapping, got an array"},
+		{"no exporter", "resources: {}\n", "exporter: required: the exporter settings (metadata, sink, oidc, …)"},
+		{"block of the wrong type", "event-exporter: 3\n", "event-exporter: want an object, got number 3"},
+		{"no cluster", "exporter:\n  metadata: {environment: prod}\n" + sink,
+			"exporter.metadata.cluster: required: it names the cluster in the CloudEvent source nvsentinel://<cluster>/healthevents"},
+		{"no sink", "exporter:\n  metadata: {cluster: c1}\n", "exporter.sink.endpoint: required: where the events are POSTed"},
+		{"sink not a URL", "exporter:\n  metadata: {cluster: c1}\n  sink: {endpoint: events.example.com}\n",
+			`exporter.sink.endpoint: "events.example.com" is not an http or https URL`},
+		{"bad timeout", "exporter:\n  metadata: {cluster: c1}\n  sink: {endpoint: https://sink.example, timeout: 30}\n",
+			`exporter.sink.timeout: want a string, got number 30`},
+		{"bad duration", "exporter:\n  metadata: {cluster: c1}\n" + sink + "  backfill: {maxAge: 30d}\n",
+			`exporter.backfill.maxAge: "30d" is not a duration such as 30s or 720h`},
+		{"workers as a string", "exporter:\n  metadata: {cluster: c1}\n" + sink + "  workers: ten\n",
+			`exporter.workers: want an integer, got string "ten"`},
+		{"workers zero", "exporter:\n  metadata: {cluster: c1}\n" + sink + "  workers: 0\n",
+			`exporter.workers: must be at least 1, got 0`},
+		{"multiplier below 1", "exporter:\n  metadata: {cluster: c1}\n" + sink + "  failureHandling: {backoffMultiplier: 0.5}\n",
+			`exporter.failureHandling.backoffMultiplier: must be at least 1, got 0.5`},
+		{"oidc without client", "exporter:\n  metadata: {cluster: c1}\n" + sink + "  oidc: {tokenUrl: https://idp.example}\n",
+			`exporter.oidc.clientId: required with tokenUrl`},
+		{"metadata value of the wrong type", "exporter:\n  metadata: {cluster: c1, tags: [a]}\n" + sink,
+			`exporter.metadata.tags: want a string, got an array`},
+		{"insecure as a string", "exporter:\n  metadata: {cluster: c1}\n  sink: {endpoint: https://sink.example, insecureSkipVerify: 'no'}\n",
+			`exporter.sink.insecureSkipVerify: want true or false, got string "no"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NVSentinel([]byte(tt.values), "values.yaml", NVSentinelOptions{})
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+		})
+	}
+
+	_, err := NVSentinel([]byte("exporter: {}\n"), "v.yaml", NVSentinelOptions{Provider: "redis"})
+	require.EqualError(t, err, `provider "redis" is not postgresql or mongodb`)
+}
