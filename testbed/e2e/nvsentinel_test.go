@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/courier-otel/courier/internal/jsontest"
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
+	"github.com/courier-otel/courier/testbed/loadgen"
 )
 
 // tokenServer is an OAuth 2.0 token endpoint (client credentials) on
@@ -269,99 +268,35 @@ func (e *nvEnv) status(t *testing.T, c *testutil.Collector) string {
 	return string(b)
 }
 
-// loader inserts health events continuously from its own connection until
-// stopped, and remembers their ids.
+// loader inserts health events at a rate from its own connection until
+// stopped (loadgen.InsertHealthEvents), and remembers their ids.
 type loader struct {
-	mu   sync.Mutex
-	ids  []string
-	stop chan struct{}
-	done chan error
+	written loadgen.Ledger
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 func startLoader(t *testing.T, e *nvEnv, perSecond int) *loader {
-	l := &loader{stop: make(chan struct{}), done: make(chan error, 1)}
-	conn := e.connect(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &loader{cancel: cancel, done: make(chan error, 1)}
+	t.Cleanup(cancel)
 	go func() {
-		tick := time.NewTicker(time.Second / time.Duration(perSecond))
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-l.stop:
-				l.done <- nil
-				return
-			case <-tick.C:
-			}
-			id, err := pgtest.InsertHealthEvent(context.Background(), conn, pgtest.SampleEvent(fmt.Sprintf("load-%d", i)))
-			if err != nil {
-				// A PostgreSQL restart refuses inserts for a moment; the
-				// platform connector would retry too.
-				if conn.IsClosed() {
-					c, cerr := pgx.Connect(context.Background(), e.dsn)
-					if cerr == nil {
-						conn = c
-					}
-				}
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			l.mu.Lock()
-			l.ids = append(l.ids, id)
-			l.mu.Unlock()
-		}
+		l.done <- loadgen.InsertHealthEvents(ctx, loadgen.NVSentinelConfig{DSN: e.dsn, Rate: float64(perSecond), Node: "load"}, &l.written)
 	}()
 	return l
 }
 
 // finish stops inserting and returns the ids of every committed insert.
 func (l *loader) finish(t *testing.T) []string {
-	close(l.stop)
+	l.cancel()
 	if err := <-l.done; err != nil {
 		t.Fatal(err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.ids
-}
-
-// TestNVSentinelKill9: the collector is killed with SIGKILL 10 times at
-// random points while events are inserted; after the last restart every
-// inserted event has reached the sink (duplicates allowed: the in-flight
-// window of each kill).
-func TestNVSentinelKill9(t *testing.T) {
-	e := newNVEnv(t)
-	sink := newCESink(t)
-	l := startLoader(t, e, 200)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 10))
-	for k := range 10 {
-		c := e.start(t, sink.URL)
-		time.Sleep(time.Duration(200+rng.IntN(600)) * time.Millisecond)
-		c.Kill()
-		t.Logf("kill %d: %d distinct events delivered", k+1, sink.distinct())
+	var ids []string
+	for _, r := range l.written.Records() {
+		ids = append(ids, r.ID)
 	}
-	c := e.start(t, sink.URL)
-	want := l.finish(t)
-	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d inserted events delivered", len(want)), func() error { return sink.missing(want) })
-	t.Logf("%d events inserted under 10 kills, %d duplicate deliveries", len(want), sink.duplicates())
-	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-}
-
-// TestNVSentinelPostgresRestart: PostgreSQL restarts under load; the
-// receiver reconnects, LISTENs again and loses nothing.
-func TestNVSentinelPostgresRestart(t *testing.T) {
-	e := newNVEnv(t)
-	sink := newCESink(t)
-	c := e.start(t, sink.URL)
-	l := startLoader(t, e, 100)
-	time.Sleep(time.Second)
-	e.pg.Restart(t)
-	time.Sleep(2 * time.Second)
-	want := l.finish(t)
-	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered across the restart", len(want)), func() error { return sink.missing(want) })
-	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
+	return ids
 }
 
 // leadingLog is what the datastore receiver logs when it becomes the leader.

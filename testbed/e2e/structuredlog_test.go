@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,92 +196,11 @@ func eventData(prefix string, i int) json.RawMessage {
 		`"gpu":{"name":"NVIDIA RTX A6000","driver":"550.54.14","memoryMB":49140},"tags":["render","startup","viewport"]}`, prefix, i))
 }
 
-// TestMain lets this test binary double as a writer process.
+// TestMain stops the backfill benchmark's history server after the run.
 func TestMain(m *testing.M) {
-	if os.Getenv("COURIER_E2E_WRITER") == "1" {
-		os.Exit(writerProcess())
-	}
 	code := m.Run()
 	closeHistory()
 	os.Exit(code)
-}
-
-// writerProcess appends COURIER_E2E_WRITER_COUNT events to a structured log
-// and prints each id on stdout.
-func writerProcess() int {
-	n, _ := strconv.Atoi(os.Getenv("COURIER_E2E_WRITER_COUNT"))
-	limit, _ := strconv.ParseInt(os.Getenv("COURIER_E2E_WRITER_SIZE_LIMIT"), 10, 64)
-	prefix := os.Getenv("COURIER_E2E_WRITER_PREFIX")
-	w, err := structuredlog.Open(structuredlog.Options{
-		Dir: os.Getenv("COURIER_E2E_LOG_DIR"), Name: "shared.log", Source: "e2e@writer",
-		SizeLimit: limit, RetentionCount: 1000,
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	out := bufio.NewWriter(os.Stdout)
-	for i := range n {
-		id, err := w.WriteRaw("com.example.e2e.event", "example.e2e-1.0", eventData(prefix, i))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		_, _ = fmt.Fprintln(out, id) // a write error shows in Flush
-		if i%500 == 0 {
-			time.Sleep(time.Millisecond) // interleave with the other writer and the reader
-		}
-	}
-	if err := out.Flush(); err != nil {
-		return 1
-	}
-	if err := w.Close(); err != nil {
-		return 1
-	}
-	return 0
-}
-
-// TestStructuredLogTwoWritersRotating: two writer processes append to one
-// file, rotated every ~2,800 events, while the collector reads it: every
-// event arrives exactly once.
-func TestStructuredLogTwoWritersRotating(t *testing.T) {
-	e := newSLEnv(t, 1000, false)
-	c := e.start(t)
-	const perWriter = 6000
-	var cmds []*exec.Cmd
-	var outs []*bytes.Buffer
-	for w := range 2 {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "COURIER_E2E_WRITER=1", "COURIER_E2E_LOG_DIR="+e.logDir,
-			fmt.Sprintf("COURIER_E2E_WRITER_COUNT=%d", perWriter), "COURIER_E2E_WRITER_SIZE_LIMIT=2000000",
-			fmt.Sprintf("COURIER_E2E_WRITER_PREFIX=w%d", w))
-		out := &bytes.Buffer{}
-		cmd.Stdout, cmd.Stderr = out, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, outs = append(cmds, cmd), append(outs, out)
-	}
-	want := map[string]bool{}
-	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("writer %d: %v", i, err)
-		}
-		for _, id := range bytes.Fields(outs[i].Bytes()) {
-			want[string(id)] = true
-		}
-	}
-	if len(want) != 2*perWriter {
-		t.Fatalf("writers reported %d distinct ids, want %d", len(want), 2*perWriter)
-	}
-	rotated, _ := filepath.Glob(filepath.Join(e.logDir, "shared.*.log"))
-	if len(rotated) < 3 {
-		t.Fatalf("only %d rotated files: the test must rotate", len(rotated))
-	}
-	c.WaitUntil(2*deliveryTimeout, "every event delivered", func() error { return e.sink.check(want) })
-	if d := e.sink.duplicates(); d != 0 {
-		t.Fatalf("%d duplicate deliveries without any crash", d)
-	}
 }
 
 // TestStructuredLogKill9: the collector is killed with SIGKILL at random
