@@ -1,0 +1,188 @@
+{{/* The pod template of the Deployment and the DaemonSet. */}}
+{{- define "courier.podTemplate" -}}
+{{- $deployment := eq .Values.mode "deployment" }}
+{{- $oidc := include "courier.oidc.enabled" . }}
+{{- $gomemlimit := include "courier.gomemlimit" . -}}
+metadata:
+  annotations:
+    # Roll the pods when the collector config changes.
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "courier.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "courier.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.automountServiceAccountToken }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  containers:
+    - name: otelcol-courier
+      image: {{ include "courier.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - --config=/etc/otelcol-courier/config.yaml
+        {{- range .Values.extraArgs }}
+        - {{ . | quote }}
+        {{- end }}
+      ports:
+        - name: health
+          containerPort: {{ .Values.ports.health }}
+          protocol: TCP
+        - name: metrics
+          containerPort: {{ .Values.ports.metrics }}
+          protocol: TCP
+      env:
+        {{- with $gomemlimit }}
+        - name: GOMEMLIMIT
+          value: {{ . | quote }}
+        {{- end }}
+        {{- if $deployment }}
+        - name: {{ include "courier.datastore.envName" . }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ .Values.datastore.connectionSecret.name }}
+              key: {{ include "courier.datastore.secretKey" . }}
+        {{- end }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with .Values.extraEnvFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.livenessProbe }}
+      livenessProbe:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.readinessProbe }}
+      readinessProbe:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: {{ include "courier.paths.config" . }}
+          readOnly: true
+        {{- if $oidc }}
+        - name: oidc-secret
+          mountPath: {{ include "courier.paths.oidc" . }}
+          readOnly: true
+        {{- end }}
+        {{- if .Values.deadLetter.enabled }}
+        - name: dead-letter
+          mountPath: {{ include "courier.paths.deadLetter" . }}
+        {{- end }}
+        {{- if and $deployment .Values.datastore.tls.secretName }}
+        - name: datastore-tls
+          mountPath: {{ include "courier.datastore.tlsMountPath" . }}
+          readOnly: true
+        {{- end }}
+        {{- if not $deployment }}
+        # Read-write: seek tags are written into the file headers.
+        - name: structured-logs
+          mountPath: {{ .Values.structuredLog.hostPath }}
+        {{- if .Values.structuredLog.storage.enabled }}
+        - name: storage
+          mountPath: {{ include "courier.paths.storage" . }}
+        {{- end }}
+        {{- end }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "courier.fullname" . }}
+        items:
+          - key: config.yaml
+            path: config.yaml
+    {{- if $oidc }}
+    - name: oidc-secret
+      secret:
+        secretName: {{ required "oidcSecretName is required with exporter.oidc.tokenUrl" .Values.oidcSecretName }}
+        items:
+          - key: oidc-client-secret
+            path: oidc-client-secret
+        defaultMode: 0440
+    {{- end }}
+    {{- if .Values.deadLetter.enabled }}
+    - name: dead-letter
+      {{- if .Values.deadLetter.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ .Values.deadLetter.existingClaim }}
+      {{- else }}
+      emptyDir:
+        sizeLimit: {{ .Values.deadLetter.sizeLimit }}
+      {{- end }}
+    {{- end }}
+    {{- if and $deployment .Values.datastore.tls.secretName }}
+    - name: datastore-tls
+      secret:
+        secretName: {{ .Values.datastore.tls.secretName }}
+        items:
+          - key: ca.crt
+            path: ca.crt
+          {{- if .Values.datastore.tls.clientCertificate }}
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+          {{- end }}
+        # Group-readable through fsGroup, and no more: the client key is a secret.
+        defaultMode: 0440
+    {{- end }}
+    {{- if not $deployment }}
+    - name: structured-logs
+      hostPath:
+        path: {{ .Values.structuredLog.hostPath }}
+        type: DirectoryOrCreate
+    {{- if .Values.structuredLog.storage.enabled }}
+    - name: storage
+      hostPath:
+        path: {{ .Values.structuredLog.storage.hostPath }}
+        type: DirectoryOrCreate
+    {{- end }}
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if .Values.affinity }}
+  affinity:
+    {{- toYaml .Values.affinity | nindent 4 }}
+  {{- else if and $deployment (gt (int .Values.replicas) 1) }}
+  # Replicas on different nodes, so that losing one node leaves a standby to take over.
+  affinity:
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "courier.selectorLabels" . | nindent 16 }}
+  {{- end }}
+{{- end }}
