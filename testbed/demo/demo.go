@@ -346,6 +346,20 @@ func (d *demo) feed(ctx context.Context) <-chan error {
 
 func (d *demo) insertLive(ctx context.Context) error {
 	m := *d.nv
+	// Live events go in once the backfill has read the history: inserted
+	// earlier, the backfill would read them too (rightly: it reads what is
+	// stored until it hands over to the changelog), blurring the numbers.
+	client := &http.Client{Timeout: time.Second}
+	for {
+		if mt, err := scrape(ctx, client, d.metricsURL); err == nil && mt.sum("courier.datastore.backfill.events") >= int64(m.History) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	const batches = 6
 	for b := range batches {
 		noAction, poison := 0, 0
