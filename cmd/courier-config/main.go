@@ -66,7 +66,7 @@ type translation struct {
 }
 
 func translate(args []string, stdin io.Reader, stderr io.Writer) (translation, error) {
-	if len(args) == 0 {
+	if len(args) == 0 || (args[0] != "omniverse" && args[0] != "nvsentinel") {
 		return translation{}, errUsage
 	}
 	fs := flag.NewFlagSet("courier-config "+args[0], flag.ContinueOnError)
@@ -92,8 +92,6 @@ func translate(args []string, stdin io.Reader, stderr io.Writer) (translation, e
 		res, err = configtranslate.Omniverse(data, name)
 	case "nvsentinel":
 		res, err = configtranslate.NVSentinel(data, name, opts)
-	default:
-		return translation{}, errUsage
 	}
 	if err != nil {
 		return translation{}, fmt.Errorf("%s: %s", name, strings.ReplaceAll(err.Error(), "\n", "\n"+name+": "))
