@@ -176,23 +176,51 @@ fuzz: ## Run every Fuzz target for FUZZTIME (default 10s) each
 	done <<< "$$targets"
 
 # ---- bench ------------------------------------------------------------------
-BENCH_COUNT   ?= 6
-BENCH_TIMEOUT ?= 60m
-BENCH_FLAGS   ?=
-BENCH_DIR     := bench
-BENCH_REPORT  := $(BENCH_DIR)/results.txt
+# `make bench` runs the component micro-benchmarks (every package outside
+# testbed/) BENCH_COUNT times at go test's default -benchtime, then the
+# end-to-end benchmarks under testbed/, whose every iteration is a whole run
+# of the built binary, BENCH_E2E_COUNT times with -benchtime=1x, one package
+# at a time. The raw output, headed by a description of the machine, goes to
+# bench/results-<time>.txt and bench/results.txt (not committed); benchstat
+# summarises it and cmd/courier-bench-report writes bench/REPORT.md and its
+# charts (bench/*.svg, committed). About 40 minutes on 2 vCPUs. A subset:
+# make bench BENCH_PKGS=./exporter/cloudeventsexporter BENCH_FILTER=SlowSink
+# (BENCH_FILTER is go test's -bench pattern). The end-to-end sweeps take their
+# values from COURIER_BENCH_IN_FLIGHT and COURIER_BENCH_CONSUMERS (see
+# testbed/README.md).
+BENCH_COUNT     ?= 6
+BENCH_E2E_COUNT ?= 3
+BENCH_PKGS      ?= ./...
+BENCH_FILTER    ?= .
+BENCH_TIMEOUT   ?= 60m
+BENCH_FLAGS     ?=
+BENCH_DIR       := bench
+BENCH_RESULTS   := $(BENCH_DIR)/results.txt
+BENCH_REPORT    := $(GO) run ./cmd/courier-bench-report
 
 .PHONY: bench
-bench: $(COURIER_BINARY) $(BENCHSTAT) ## Run all benchmarks BENCH_COUNT (default 6) times; report in bench/results.txt
+bench: $(COURIER_BINARY) $(BENCHSTAT) ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
 	@mkdir -p $(BENCH_DIR)
-	@report=$(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).txt; status=0; \
-	{ echo "# courier benchmarks $$(date -u +%FT%TZ), $$($(GO) version), $$(nproc) CPUs, count $(BENCH_COUNT)"; \
-	  COURIER_BINARY=$(COURIER_BINARY) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) \
-		-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) ./... 2>&1; } | tee "$$report" || status=$$?; \
-	cp "$$report" $(BENCH_REPORT); \
-	echo; echo "== benchstat summary of $(BENCH_REPORT) (kept as $$report)"; \
-	$(BENCHSTAT) $(BENCH_REPORT); \
-	if (( status != 0 )); then echo "benchmarks failed (status $$status), see $(BENCH_REPORT)" >&2; fi; \
+	@pkgs=$$($(GO) list $(BENCH_PKGS)); \
+	micro=$$(grep -v '/testbed/' <<< "$$pkgs" || true); \
+	e2e=$$(grep '/testbed/' <<< "$$pkgs" || true); \
+	results=$(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).txt; status=0; \
+	{ $(BENCH_REPORT) -machine; \
+	  echo "runs: micro-benchmarks $(BENCH_COUNT) × go test's default -benchtime, end-to-end $(BENCH_E2E_COUNT) × 1 iteration"; \
+	} > "$$results"; \
+	if [[ -n "$$micro" ]]; then \
+		$(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchmem -count $(BENCH_COUNT) \
+			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$micro 2>&1 | tee -a "$$results" || status=$$?; \
+	fi; \
+	if [[ -n "$$e2e" ]]; then \
+		COURIER_BINARY=$(COURIER_BINARY) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
+			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$e2e 2>&1 | tee -a "$$results" || status=$$?; \
+	fi; \
+	cp "$$results" $(BENCH_RESULTS); \
+	echo; echo "== benchstat summary of $(BENCH_RESULTS) (kept as $$results)"; \
+	$(BENCHSTAT) $(BENCH_RESULTS) || status=$$?; \
+	$(BENCH_REPORT) -in $(BENCH_RESULTS) -out $(BENCH_DIR) || status=$$?; \
+	if (( status != 0 )); then echo "benchmarks failed (status $$status), see $(BENCH_RESULTS)" >&2; fi; \
 	exit $$status
 
 # ---- lint -------------------------------------------------------------------
@@ -208,10 +236,12 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 # The builder's output, everything in $(DIST_DIR) that is not committed.
 DIST_GENERATED := $(COURIER_BINARY) $(addprefix $(DIST_DIR)/,main.go main_others.go main_windows.go components.go go.mod go.sum)
 
+# bench/REPORT.md and its charts are committed: clean keeps them.
 .PHONY: clean
-clean: ## Remove the built collector, its generated sources, bin/ tools and reports
+clean: ## Remove the built collector, its generated sources, bin/ tools, raw benchmark results and coverage
 	rm -f $(DIST_GENERATED) $(COURIER_CONFIG)
-	rm -rf $(BENCH_DIR) coverage.out coverage.html
+	[[ ! -d $(BENCH_DIR) ]] || find $(BENCH_DIR) -mindepth 1 -maxdepth 1 ! -name REPORT.md ! -name '*.svg' -exec rm -rf {} +
+	rm -f coverage.out coverage.html
 
 .PHONY: distclean
 distclean: clean ## clean, and remove the tools in .tools/

@@ -76,27 +76,7 @@ func BenchmarkNVSentinelPipeline(b *testing.B) {
 	// receiver and processors sustain when HTTP is not the bound.
 	for _, encoding := range []string{"structured", "batch"} {
 		b.Run("live/"+encoding, func(b *testing.B) {
-			const events = 100_000
-			e := newNVEnv(b)
-			sink := newNVBenchSink(b, false)
-			var elapsed, cpu time.Duration
-			for i := 0; b.Loop(); i++ {
-				e.freshDB(b)
-				c := e.startBench(b, sink.URL, fmt.Sprintf("bench-live-%d", i), "--set=exporters::cloudevents::encoding="+encoding)
-				time.Sleep(500 * time.Millisecond) // the receiver has opened its source
-				sink.events.Store(0)
-				// One transaction: every event becomes visible at its commit.
-				if err := pgtest.BulkInsertHealthEvents(context.Background(), e.conn, events, pgtest.SampleEvent("bench"), time.Now(), 0); err != nil {
-					b.Fatal(err)
-				}
-				before, start := cpuTime(b, c.Pid()), time.Now()
-				c.WaitUntil(5*time.Minute, "every event delivered", func() error { return atLeast(sink.events.Load(), events) })
-				elapsed += time.Since(start)
-				cpu += cpuTime(b, c.Pid()) - before
-				stopBench(b, c)
-			}
-			b.ReportMetric(float64(events*b.N)/elapsed.Seconds(), "events/s")
-			b.ReportMetric(float64(cpu.Microseconds())/float64(events*b.N), "cpu-µs/event")
+			benchmarkNVLive(b, 100_000, "--set=exporters::cloudevents::encoding="+encoding)
 		})
 	}
 	b.Run("latency", func(b *testing.B) {
@@ -164,6 +144,46 @@ func BenchmarkNVSentinelPipeline(b *testing.B) {
 		b.ReportMetric(float64(historyEvents*b.N)/elapsed.Seconds(), "events/s")
 		b.ReportMetric(float64(cpu.Microseconds())/float64(historyEvents*b.N), "cpu-µs/event")
 	})
+}
+
+// BenchmarkNVSentinelConsumers runs BenchmarkNVSentinelPipeline/live/structured
+// (one POST per event) with the exporter's sending_queue num_consumers
+// (10 in the config, NVSentinel's workers) at each value of
+// COURIER_BENCH_CONSUMERS (comma-separated, default 1,4,10,32), on 20,000
+// events so that one consumer does not take minutes. `make bench` charts
+// events/s against it.
+func BenchmarkNVSentinelConsumers(b *testing.B) {
+	for _, n := range benchSweep(b, "COURIER_BENCH_CONSUMERS", "1,4,10,32") {
+		b.Run(fmt.Sprintf("consumers=%d", n), func(b *testing.B) {
+			benchmarkNVLive(b, 20_000, fmt.Sprintf("--set=exporters::cloudevents::sending_queue::num_consumers=%d", n))
+		})
+	}
+}
+
+// benchmarkNVLive commits events at once while the collector, started with
+// the extra arguments args, runs; it reports events/s from the commit to
+// the last delivery, and the collector's CPU per event.
+func benchmarkNVLive(b *testing.B, events int, args ...string) {
+	e := newNVEnv(b)
+	sink := newNVBenchSink(b, false)
+	var elapsed, cpu time.Duration
+	for i := 0; b.Loop(); i++ {
+		e.freshDB(b)
+		c := e.startBench(b, sink.URL, fmt.Sprintf("bench-live-%d", i), args...)
+		time.Sleep(500 * time.Millisecond) // the receiver has opened its source
+		sink.events.Store(0)
+		// One transaction: every event becomes visible at its commit.
+		if err := pgtest.BulkInsertHealthEvents(context.Background(), e.conn, events, pgtest.SampleEvent("bench"), time.Now(), 0); err != nil {
+			b.Fatal(err)
+		}
+		before, start := cpuTime(b, c.Pid()), time.Now()
+		c.WaitUntil(5*time.Minute, "every event delivered", func() error { return atLeast(sink.events.Load(), int64(events)) })
+		elapsed += time.Since(start)
+		cpu += cpuTime(b, c.Pid()) - before
+		stopBench(b, c)
+	}
+	b.ReportMetric(float64(events*b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(events*b.N), "cpu-µs/event")
 }
 
 // historyEvents is the size of the backfill benchmark's history.

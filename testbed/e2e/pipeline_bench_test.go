@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +46,35 @@ func BenchmarkOmniversePipeline(b *testing.B) {
 
 const pipelineEvents = 300_000
 
+// BenchmarkOmniverseInFlight runs BenchmarkOmniversePipeline/courier with
+// structured_log's max_in_flight_batches (default 4) at each value of
+// COURIER_BENCH_IN_FLIGHT (comma-separated, default 1,2,4,8): the
+// receiver's concurrency against the exporter's wait for delivery. `make
+// bench` charts events/s against it.
+func BenchmarkOmniverseInFlight(b *testing.B) {
+	for _, n := range benchSweep(b, "COURIER_BENCH_IN_FLIGHT", "1,2,4,8") {
+		b.Run(fmt.Sprintf("in-flight=%d", n), func(b *testing.B) {
+			benchmarkPipeline(b, "testdata/omniverse_bench.yaml", countLines,
+				fmt.Sprintf("--set=receivers::structured_log::max_in_flight_batches=%d", n))
+		})
+	}
+}
+
+// benchSweep returns the comma-separated positive integers of the
+// environment variable env, or of def when it is unset.
+func benchSweep(b *testing.B, env, def string) []int {
+	list := cmp.Or(os.Getenv(env), def)
+	var values []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q: want comma-separated positive integers", env, list)
+		}
+		values = append(values, n)
+	}
+	return values
+}
+
 // A counter reads one request's body and returns the events it holds.
 type counter func(r *http.Request, buf []byte) (int64, error)
 
@@ -74,7 +104,9 @@ func countOTLPRecords(r *http.Request, _ []byte) (int64, error) {
 	return int64(req.Logs().LogRecordCount()), nil
 }
 
-func benchmarkPipeline(b *testing.B, config string, count counter) {
+// benchmarkPipeline runs the benchmark with config and the collector's
+// extra command-line arguments args.
+func benchmarkPipeline(b *testing.B, config string, count counter, args ...string) {
 	var line fixtureEvent
 	if err := json.Unmarshal(schemaregistrytest.EventLines()[0], &line); err != nil {
 		b.Fatal(err)
@@ -117,7 +149,7 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 		_ = w.Close()
 		delivered.Store(0)
 		lastAt.Store(0)
-		c := startBenchCollector(b, config, dir, schemas, sink.URL)
+		c := startBenchCollector(b, config, dir, schemas, sink.URL, args...)
 
 		start, cpuBefore := time.Now(), cpuTime(b, c.Pid())
 		if err := os.Rename(filepath.Join(stage, "isaac.log"), filepath.Join(dir, "isaac.log")); err != nil {
@@ -145,15 +177,15 @@ func benchmarkPipeline(b *testing.B, config string, count counter) {
 	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
 }
 
-// startBenchCollector starts the built binary with a benchmark config and
-// waits until it is healthy.
-func startBenchCollector(b *testing.B, config, logDir, schemaDir, sinkURL string) *testutil.Collector {
+// startBenchCollector starts the built binary with a benchmark config (and
+// extra command-line arguments) and waits until it is healthy.
+func startBenchCollector(b *testing.B, config, logDir, schemaDir, sinkURL string, args ...string) *testutil.Collector {
 	health := testutil.FreePorts(b, 1)[0]
 	c := testutil.StartCollector(b, testutil.CollectorBinary(b), []string{
 		"COURIER_E2E_LOG_DIR=" + logDir, "COURIER_E2E_SCHEMA_DIR=" + schemaDir, "COURIER_E2E_SINK_URL=" + sinkURL,
 		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
 		fmt.Sprintf("COURIER_E2E_OTLP_HTTP_PORT=%d", testutil.FreePorts(b, 1)[0]),
-	}, "--config="+config)
+	}, append([]string{"--config=" + config}, args...)...)
 	c.WaitUntil(time.Minute, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
 	return c
 }
