@@ -28,6 +28,9 @@ type Results struct {
 	Benchmarks []*Benchmark
 	// Failed lists the benchmarks go test reported as failed ("--- FAIL:").
 	Failed []string
+	// Seconds is the time go test reported for each package ("ok pkg
+	// 41.2s"), summed over its lines.
+	Seconds map[string]float64
 
 	index map[string]*Benchmark // by pkg and name
 }
@@ -77,6 +80,7 @@ var (
 	configLine = regexp.MustCompile(`^([a-z][^\sA-Z:]*):\s*(.*)$`)
 	procs      = regexp.MustCompile(`-\d+$`)
 	failed     = regexp.MustCompile(`--- FAIL: (Benchmark\S*)`)
+	pkgDone    = regexp.MustCompile(`^(?:ok|FAIL)\s+(\S+)\s+(\d+(?:\.\d+)?)s\b`)
 )
 
 // Parse reads the standard Go benchmark format
@@ -86,7 +90,7 @@ var (
 // to the output while it runs, its name and its results land on different
 // lines; a results line without a name is given to the name before it.
 func Parse(in io.Reader) (*Results, error) {
-	r := &Results{Config: map[string]string{}, index: map[string]*Benchmark{}}
+	r := &Results{Config: map[string]string{}, Seconds: map[string]float64{}, index: map[string]*Benchmark{}}
 	pkg, pending := "", ""
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
@@ -98,6 +102,11 @@ func Parse(in io.Reader) (*Results, error) {
 			} else if _, ok := r.Config[m[1]]; !ok {
 				r.Config[m[1]] = strings.TrimSpace(m[2])
 			}
+			continue
+		}
+		if m := pkgDone.FindStringSubmatch(line); m != nil {
+			sec, _ := strconv.ParseFloat(m[2], 64)
+			r.Seconds[m[1]] += sec
 			continue
 		}
 		if m := failed.FindStringSubmatch(line); m != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ReportFile is the report's file name in its directory.
@@ -63,11 +64,11 @@ func Render(r *Results, opts Options) *Report {
 	if len(e2eBenches) > 0 {
 		p("## End-to-end benchmarks\n\n")
 		p("Every figure of the benchmarks that drive the built binary, beside the targets above.\n\n")
-		writeByPackage(&md, e2eBenches)
+		writeByPackage(&md, r, e2eBenches)
 	}
 	if len(micro) > 0 {
 		p("## Component micro-benchmarks\n\n")
-		writeByPackage(&md, micro)
+		writeByPackage(&md, r, micro)
 	}
 	rep.Markdown = md.Bytes()
 	return rep
@@ -125,6 +126,13 @@ func writeMachine(md *bytes.Buffer, r *Results, probed map[string]string) {
 		if v != "" {
 			fmt.Fprintf(md, "| %s | %s |\n", row.label, escapeCell(v))
 		}
+	}
+	if len(r.Seconds) > 0 {
+		total := 0.0
+		for _, sec := range r.Seconds {
+			total += sec
+		}
+		fmt.Fprintf(md, "| benchmark time | %s (go test's time per package, summed) |\n", time.Duration(total*float64(time.Second)).Round(time.Second))
 	}
 	md.WriteString("\n")
 }
@@ -203,7 +211,7 @@ func splitBenchmarks(r *Results) (scenarios, e2e, micro []*Benchmark) {
 	return scenarios, e2e, micro
 }
 
-func writeByPackage(md *bytes.Buffer, benches []*Benchmark) {
+func writeByPackage(md *bytes.Buffer, r *Results, benches []*Benchmark) {
 	var pkgs []string
 	byPkg := map[string][]*Benchmark{}
 	for _, b := range benches {
@@ -213,7 +221,11 @@ func writeByPackage(md *bytes.Buffer, benches []*Benchmark) {
 		byPkg[b.Pkg] = append(byPkg[b.Pkg], b)
 	}
 	for _, pkg := range pkgs {
-		fmt.Fprintf(md, "### `%s`\n\n", cmp.Or(strings.TrimPrefix(pkg, modulePath+"/"), "(no package)"))
+		fmt.Fprintf(md, "### `%s`", cmp.Or(strings.TrimPrefix(pkg, modulePath+"/"), "(no package)"))
+		if sec, ok := r.Seconds[pkg]; ok {
+			fmt.Fprintf(md, " (%s)", time.Duration(sec*float64(time.Second)).Round(time.Second/10))
+		}
+		md.WriteString("\n\n")
 		writeTable(md, byPkg[pkg], false)
 	}
 }
