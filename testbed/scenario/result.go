@@ -30,7 +30,8 @@ type Result struct {
 	// Duplicates counts deliveries beyond the first of an event.
 	Duplicates int64
 	// Unrecorded counts distinct events delivered that no load recorded:
-	// inserts whose COMMIT broke with the connection but took effect.
+	// inserts whose COMMIT took effect although the connection broke
+	// before its answer (PostgreSQL restarting).
 	Unrecorded int
 	// Elapsed runs from the first write to the first delivery of the last
 	// event delivered; EventsPerSecond is Delivered over it.
