@@ -21,8 +21,8 @@ const (
 
 // DefaultOIDCSecretFile is where the generated config reads the OIDC client
 // secret: the key oidc-client-secret of the Secret named by oidcSecretName,
-// mounted as a file (the Helm chart mounts it there).
-const DefaultOIDCSecretFile = "/etc/courier/oidc/oidc-client-secret"
+// mounted as a file where Courier's Helm chart mounts it.
+const DefaultOIDCSecretFile = "/etc/otelcol-courier-secrets/oidc/oidc-client-secret"
 
 // NVSentinelOptions are the parts of an NVSentinel deployment that the
 // event-exporter's values do not hold.
@@ -309,13 +309,13 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 	ds.set("provider", opts.Provider, "not in the event-exporter values: courier-config -provider")
 	switch opts.Provider {
 	case ProviderPostgreSQL:
-		ds.child("postgresql").set("dsn", useEnv(EnvPostgresDSN, "PostgreSQL connection string of NVSentinel's datastore (a secret)"), "")
+		ds.child("postgresql").set("dsn", useEnv(EnvDatastoreDSN, "PostgreSQL connection string of NVSentinel's datastore (a secret)"), "")
 		if nv.resumePath != "" {
 			r.notef(nv.resumePath, "not used with PostgreSQL: the resume token is in NVSentinel's resume_tokens table")
 		}
 	case ProviderMongoDB:
 		m := ds.child("mongodb")
-		m.set("uri", useEnv(EnvMongoDBURI, "MongoDB URI of NVSentinel's replica set (a secret)"), "")
+		m.set("uri", useEnv(EnvDatastoreURI, "MongoDB URI of NVSentinel's replica set (a secret)"), "")
 		if nv.resumeDatabase != "" {
 			m.set("database", nv.resumeDatabase, nv.resumePath+".database")
 		}

@@ -90,7 +90,7 @@ func TestNVSentinelMatchesE2EConfig(t *testing.T) {
 	}
 	compare("", e2e)
 	assert.Equal(t, []any{"oidc_client"}, dig(got, "service", "extensions"))
-	assert.Equal(t, "${env:COURIER_POSTGRES_DSN}", dig(got, "receivers", "datastore", "postgresql", "dsn"))
+	assert.Equal(t, "${env:COURIER_DATASTORE_DSN}", dig(got, "receivers", "datastore", "postgresql", "dsn"))
 	assert.Equal(t, "https://events.example.com/api/v1/events", dig(got, "exporters", "cloudevents", "endpoint"))
 	assert.Equal(t, "https://auth.example.com/oauth2/token", dig(got, "extensions", "oidc_client", "token_url"))
 }
@@ -134,7 +134,7 @@ func TestNVSentinelMongoDBResumeToken(t *testing.T) {
 	res, err := NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{Provider: ProviderMongoDB})
 	require.NoError(t, err)
 	cfg := decodeConfig(t, res.Config)
-	assert.Equal(t, map[string]any{"uri": "${env:COURIER_MONGODB_URI}", "database": "db1", "token_collection": "tokens"},
+	assert.Equal(t, map[string]any{"uri": "${env:COURIER_DATASTORE_URI}", "database": "db1", "token_collection": "tokens"},
 		dig(cfg, "receivers", "datastore", "mongodb"))
 
 	// PostgreSQL keeps its tokens in its own table: the values are noted.

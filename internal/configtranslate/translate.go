@@ -29,13 +29,14 @@ type Result struct {
 }
 
 // Environment variables the generated configs read, for values that the
-// translated settings do not hold or that are secrets.
+// translated settings do not hold or that are secrets. The datastore ones are
+// those Courier's Helm chart sets from its connection Secret.
 const (
 	EnvSchemasURL      = "COURIER_SCHEMAS_URL"
 	EnvAuthTokenURL    = "COURIER_AUTH_TOKEN_URL"
 	EnvPseudonymizeKey = "COURIER_PSEUDONYMIZE_KEY"
-	EnvPostgresDSN     = "COURIER_POSTGRES_DSN"
-	EnvMongoDBURI      = "COURIER_MONGODB_URI"
+	EnvDatastoreDSN    = "COURIER_DATASTORE_DSN"
+	EnvDatastoreURI    = "COURIER_DATASTORE_URI"
 	EnvDeadLetterDir   = "COURIER_DEAD_LETTER_DIR"
 )
 
