@@ -45,11 +45,11 @@ func TestParse(t *testing.T) {
 	assert.Nil(t, r.Lookup("pkg/cloudevent", "BenchmarkOmniversePipeline/courier"))
 
 	// A name ending in digits keeps them; only the GOMAXPROCS suffix goes.
-	assert.NotNil(t, r.Lookup("testbed/scenario", "BenchmarkScenario/slow-sink/workers=100"))
+	assert.NotNil(t, r.Lookup("testbed/scenario", "BenchmarkScenario/slow-sink/workers=200"))
 	assert.Nil(t, r.Lookup("testbed/scenario", "BenchmarkScenario/kill-9"), "no result: kill-9 failed")
 
 	// Results on the line after the name, the collector's log between.
-	slow := r.Lookup("testbed/scenario", "BenchmarkScenario/slow-sink/workers=1")
+	slow := r.Lookup("testbed/scenario", "BenchmarkScenario/slow-sink/workers=10")
 	require.NotNil(t, slow)
 	assert.Equal(t, []float64{3.3}, slow.Values["events/s"])
 
