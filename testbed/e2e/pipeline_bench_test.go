@@ -22,6 +22,7 @@ import (
 	"github.com/courier-otel/courier/extension/schemaregistryextension/schemaregistrytest"
 	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/pkg/structuredlog"
+	"github.com/courier-otel/courier/testbed/procstat"
 )
 
 // BenchmarkOmniversePipeline measures the built binary on DESIGN.md §6's
@@ -221,29 +222,14 @@ func BenchmarkIdleCPU(b *testing.B) {
 	}
 }
 
-// cpuTime is the CPU time process pid has used so far, summed over its
-// threads from /proc/<pid>/task/*/schedstat (nanoseconds, unlike the
-// 10 ms ticks of /proc/<pid>/stat, which are too coarse for an idle
-// process).
+// cpuTime is procstat.CPUTime of process pid, failing the benchmark on an
+// error.
 func cpuTime(b *testing.B, pid int) time.Duration {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		b.Fatalf("no threads of %d: %v", pid, err)
+	d, err := procstat.CPUTime(pid)
+	if err != nil {
+		b.Fatal(err)
 	}
-	var total time.Duration
-	for _, task := range tasks {
-		raw, err := os.ReadFile(task)
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		fields := strings.Fields(string(raw))
-		ns, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			b.Fatalf("%s: %v", task, err)
-		}
-		total += time.Duration(ns)
-	}
-	return total
+	return d
 }
 
 type fixtureEvent struct {
@@ -252,21 +238,12 @@ type fixtureEvent struct {
 	Data       json.RawMessage `json:"data"`
 }
 
-// vmHWM is the peak resident set size of process pid, in bytes.
+// vmHWM is procstat.PeakRSS of process pid, failing the benchmark on an
+// error.
 func vmHWM(b *testing.B, pid int) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := procstat.PeakRSS(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmHWM in /proc status")
-	return 0
+	return n
 }
