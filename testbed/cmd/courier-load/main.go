@@ -94,4 +94,3 @@ func run(args []string) error {
 	}
 	return err
 }
-
