@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "courier-load:", err)
 		os.Exit(1)
 	}
@@ -33,7 +34,7 @@ func main() {
 
 const usage = "usage: courier-load logs|nvsentinel [flags] (-h for the flags of each)"
 
-func run(args []string) error {
+func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -87,7 +88,7 @@ func run(args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
-	enc := loadgen.NewEncoder(os.Stdout)
+	enc := loadgen.NewEncoder(stdout)
 	err := gen(ctx, enc)
 	if ferr := enc.Flush(); err == nil {
 		err = ferr
