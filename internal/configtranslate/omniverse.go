@@ -1,6 +1,7 @@
 package configtranslate
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -247,7 +248,7 @@ func Omniverse(data []byte, name string) (*Result, error) {
 	top := newObject(r, "", "/", doc)
 	tel, ok := telemetryRoot(top)
 	if !ok {
-		return nil, fmt.Errorf(`no /telemetry settings: want {"telemetry": {"transmitter": …}}`)
+		return nil, errors.New(`no /telemetry settings: want {"telemetry": {"transmitter": …}}`)
 	}
 	for _, k := range top.unread() {
 		r.warnf(top.keyPath(k), "not a /telemetry setting, not translated")
@@ -267,12 +268,18 @@ func Omniverse(data []byte, name string) (*Result, error) {
 		return nil, err
 	}
 	if len(txs) == 0 {
-		return nil, fmt.Errorf("no transmitter objects: set /telemetry/transmitter (an object or an array of objects) or the legacy /telemetry/endpoint")
+		return nil, errors.New("no transmitter objects: set /telemetry/transmitter (an object or an array of objects) or the legacy /telemetry/endpoint")
 	}
 	for _, t := range txs {
 		if t != legacy {
 			t.inherit(legacy)
 		}
+		if t.endpoints == nil {
+			r.errorf(t.setting("endpoint"), "not set: the transmitter's default endpoint (NVIDIA's, chosen by /telemetry/mode) is not known here")
+		}
+	}
+	if err := r.err(); err != nil {
+		return nil, err
 	}
 	return buildOmniverse(r, name, g, txs)
 }
@@ -417,7 +424,7 @@ func checkEndpoints(r *report, path string, eps []string) bool {
 func checkSeekTagName(name string) error {
 	switch name {
 	case "":
-		return fmt.Errorf("must not be empty")
+		return errors.New("must not be empty")
 	case "source", "version", "time":
 		return fmt.Errorf("%q is a header member, not a seek tag", name)
 	}
@@ -446,156 +453,208 @@ func checkMatchMode(spec string) error {
 	return nil
 }
 
+// omniverseConfig builds the config of the parsed transmitters.
+type omniverseConfig struct {
+	r *report
+	g globals
+
+	root, receivers, processors, exporters, extensions, pipelines node
+
+	extIDs     []string
+	registries map[string]string // schema sources → schema_registry id
+	auths      map[string]string // token settings → auth_token id
+	env        []string          // "NAME: what it holds", for the header
+	noSchemas  []string          // transmitters without schemasUrl
+	noToken    []string          // transmitters without authTokenUrl
+}
+
 // buildOmniverse writes the config for the parsed transmitters.
 func buildOmniverse(r *report, name string, g globals, txs []*transmitter) (*Result, error) {
 	seekTags, err := assignSeekTags(r, txs)
 	if err != nil {
 		return nil, err
 	}
-	root := newNode()
-	receivers, processors, exporters := root.child("receivers"), root.child("processors"), root.child("exporters")
-	extensions := root.child("extensions")
-	service := root.child("service")
-	var extIDs []string
-	registries := map[string]string{} // sources → schema_registry id
-	auths := map[string]string{}      // settings → auth_token id
-	var env, noSchemas, noToken []string
-	useEnv := func(name, why string) string {
-		entry := name + ": " + why
-		if !slices.Contains(env, entry) {
-			env = append(env, entry)
-		}
-		return envRef(name)
-	}
-
+	b := &omniverseConfig{r: r, g: g, root: newNode(), pipelines: newNode(),
+		registries: map[string]string{}, auths: map[string]string{}}
+	b.receivers, b.processors = b.root.child("receivers"), b.root.child("processors")
+	b.exporters, b.extensions = b.root.child("exporters"), b.root.child("extensions")
 	for i, t := range txs {
 		id := strconv.Itoa(i)
-
-		// Schemas: one registry per distinct list of sources.
-		sources := t.schemasURLs
-		if sources == nil {
-			noSchemas = append(noSchemas, t.setting("schemasUrl"))
-			sources = []string{useEnv(EnvSchemasURL, "where the approved schemas are (URL, file:// URL or path)")}
-		}
-		regKey := strings.Join(sources, "\n")
-		regID, shared := registries[regKey]
-		if !shared {
-			regID = "schema_registry/" + id
-			registries[regKey] = regID
-			reg := extensions.child(regID)
-			reg.set("sources", sources, t.from("schemasUrl"))
-			extIDs = append(extIDs, regID)
-		}
-
-		// Receiver: the structured log files, with this transmitter's seek tag.
-		rcv := receivers.child("structured_log/" + id)
-		rcv.set("include", []string{omniverseLogGlob}, "the Omniverse log folder (not a transmitter setting)")
-		rcv.set("seek_tag_name", seekTags[i], t.from("seekTagName"))
-		if g.mode != "" {
-			rcv.set("mode", g.mode, "/telemetry/mode")
-		}
-		if t.messageMatchMode != nil {
-			rcv.set("message_match_mode", *t.messageMatchMode, t.from("messageMatchMode"))
-		}
-		if t.resendEvents != nil {
-			rcv.set("resend_events", *t.resendEvents, t.from("resendEvents"))
-		}
-		if t.queueLimit != nil {
-			rcv.set("max_batch_events", *t.queueLimit, t.from("queueLimit"))
-		}
-		if g.pollInterval != "" {
-			rcv.set("poll_interval", g.pollInterval, "/telemetry/pollTime")
-		}
-
-		// Processors: approved schemas and consent, then old events.
-		sv := processors.child("schema_validation/" + id)
-		sv.set("registry", regID, "")
-		old := processors.child("old_events/" + id)
-		if t.oldEventsThreshold != nil {
-			old.set("threshold_days", *t.oldEventsThreshold, t.from("oldEventsThreshold"))
-		}
-		if t.ignoreOldEvents != nil {
-			old.set("ignore_old_events", *t.ignoreOldEvents, t.from("ignoreOldEvents"))
-		}
-		if t.pseudonymize != nil {
-			old.set("pseudonymize_old_events", *t.pseudonymize, t.from("pseudonymizeOldEvents"))
-		}
-		old.set("pseudonymize_key", useEnv(EnvPseudonymizeKey, "HMAC key of pseudonymization, at least 16 bytes; may stay unset unless pseudonymizeOldEvents is true"), "the transmitter's key is its own")
-		old.set("registry", regID, "schema and event flags and thresholds")
-
-		// Exporter: the endpoints in the transmitter's protocol.
-		exp := exporters.child("cloudevents/" + id)
-		if t.endpoints == nil {
-			r.errorf(t.setting("endpoint"), "not set: the transmitter's default endpoint (NVIDIA's, chosen by /telemetry/mode) is not known here")
-			continue
-		}
-		if len(t.endpoints) == 1 {
-			exp.set("endpoint", t.endpoints[0], t.from("endpoint"))
-		} else {
-			exp.set("endpoints", t.endpoints, t.from("endpoint"))
-		}
-		encoding := "jsonl"
-		if t.encoding != nil {
-			encoding = *t.encoding
-		}
-		exp.set("encoding", encoding, or(t.from("eventProtocol"), "the transmitter's default protocol"))
-		if encoding == "nvdf" {
-			exp.set("schema_registry", regID, "NVDF prefixes from the schemas")
-		}
-		if t.transmissionLimit != nil {
-			exp.set("transmission_limit", *t.transmissionLimit, t.from("transmissionLimit"))
-		}
-		if t.authTokenURL == nil && (t.authenticate == nil || *t.authenticate) {
-			noToken = append(noToken, t.setting("authTokenUrl"))
-		}
-		if authID := translateAuth(r, t, extensions, auths, id, &extIDs, useEnv); authID != "" {
-			exp.child("auth").set("authenticator", authID, "")
-		}
-		if t.queueLimit != nil && *t.queueLimit > exporterQueueSize {
-			// A batch larger than the queue would be refused by it.
-			exp.child("sending_queue").set("queue_size", *t.queueLimit, "at least max_batch_events")
-		}
-		retry := exp.child("retry_on_failure")
-		retry.set("initial_interval", transmitterInitialBackoff, "")
-		retry.set("multiplier", 2, "")
-		retry.set("max_interval", transmitterMaxBackoff, "")
-		retry.set("max_retries", -1, "the events wait in the log files meanwhile")
-		exp.comment("retry_on_failure", "the transmitter's backoff: 1 s, 2 s, 4 s … up to 4096 s, never giving up")
-		if t.retryLimit != nil {
-			if len(t.endpoints) > 1 {
-				exp.child("failover").set("retry_limit", *t.retryLimit, t.from("retryLimit"))
-			} else {
-				r.notef(t.setting("retryLimit"), "not translated: with one endpoint there is nothing to fail over to, and Courier keeps retrying it (retry_on_failure::max_retries: -1)")
-			}
-		}
-
-		p := service.child("pipelines").child("logs/" + id)
+		regID := b.registry(t, id)
+		b.receiver(t, id, seekTags[i])
+		b.processorsFor(t, id, regID)
+		b.exporter(t, id, regID)
+		p := b.pipelines.child("logs/" + id)
 		p.set("receivers", []string{"structured_log/" + id}, "")
 		p.set("processors", []string{"schema_validation/" + id, "old_events/" + id}, "")
 		p.set("exporters", []string{"cloudevents/" + id}, "")
 	}
-	if err := r.err(); err != nil {
-		return nil, err
+	service := b.root.child("service")
+	service.set("extensions", b.extIDs, "")
+	service.set("pipelines", b.pipelines, "")
+	if len(b.noSchemas) > 0 {
+		r.notef(strings.Join(b.noSchemas, ", "), "not set: the transmitter's default (NVIDIA's, chosen by /telemetry/mode) is not known here; the config reads $%s", EnvSchemasURL)
 	}
-	if len(noSchemas) > 0 {
-		r.notef(strings.Join(noSchemas, ", "), "not set: the transmitter's default (NVIDIA's, chosen by /telemetry/mode) is not known here; the config reads $%s", EnvSchemasURL)
+	if len(b.noToken) > 0 {
+		r.notef(strings.Join(b.noToken, ", "), "not set: the transmitter's default (the Omniverse Launcher's token API) is not known here; the config reads $%s", EnvAuthTokenURL)
 	}
-	if len(noToken) > 0 {
-		r.notef(strings.Join(noToken, ", "), "not set: the transmitter's default (the Omniverse Launcher's token API) is not known here; the config reads $%s", EnvAuthTokenURL)
-	}
-	service.set("extensions", extIDs, "")
-	// The pipelines read best after the extensions they use.
-	c := service.n.Content
-	service.n.Content = append(c[len(c)-2:], c[:len(c)-2]...)
 
 	intro := fmt.Sprintf("Courier config translated by courier-config from the Omniverse telemetry\n"+
 		"transmitter settings %s: one pipeline per transmitter object\n"+
 		"(structured_log → schema_validation → old_events → cloudevents).", filepath.Base(name))
-	out, err := render(header(intro, env, r), root)
+	out, err := render(header(intro, b.env, r), b.root)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Config: out, Warnings: r.warnings, Notes: r.notes}, nil
+}
+
+// useEnv returns a placeholder for an environment variable and lists it in
+// the header.
+func (b *omniverseConfig) useEnv(name, what string) string {
+	if entry := name + ": " + what; !slices.Contains(b.env, entry) {
+		b.env = append(b.env, entry)
+	}
+	return envRef(name)
+}
+
+// registry returns the schema_registry of t's schemas, adding it unless a
+// transmitter before t has the same sources.
+func (b *omniverseConfig) registry(t *transmitter, id string) string {
+	sources := t.schemasURLs
+	if sources == nil {
+		b.noSchemas = append(b.noSchemas, t.setting("schemasUrl"))
+		sources = []string{b.useEnv(EnvSchemasURL, "where the approved schemas are (URL, file:// URL or path)")}
+	}
+	key := strings.Join(sources, "\n")
+	if regID, shared := b.registries[key]; shared {
+		return regID
+	}
+	regID := "schema_registry/" + id
+	b.registries[key] = regID
+	b.extensions.child(regID).set("sources", sources, t.from("schemasUrl"))
+	b.extIDs = append(b.extIDs, regID)
+	return regID
+}
+
+// receiver reads the structured log files under t's own seek tag.
+func (b *omniverseConfig) receiver(t *transmitter, id, seekTag string) {
+	rcv := b.receivers.child("structured_log/" + id)
+	rcv.set("include", []string{omniverseLogGlob}, "the Omniverse log folder (not a transmitter setting)")
+	rcv.set("seek_tag_name", seekTag, t.from("seekTagName"))
+	if b.g.mode != "" {
+		rcv.set("mode", b.g.mode, "/telemetry/mode")
+	}
+	if t.messageMatchMode != nil {
+		rcv.set("message_match_mode", *t.messageMatchMode, t.from("messageMatchMode"))
+	}
+	if t.resendEvents != nil {
+		rcv.set("resend_events", *t.resendEvents, t.from("resendEvents"))
+	}
+	if t.queueLimit != nil {
+		rcv.set("max_batch_events", *t.queueLimit, t.from("queueLimit"))
+	}
+	if b.g.pollInterval != "" {
+		rcv.set("poll_interval", b.g.pollInterval, "/telemetry/pollTime")
+	}
+}
+
+// processorsFor validates against the approved schemas and consent, then
+// treats old events, as the transmitter does before uploading.
+func (b *omniverseConfig) processorsFor(t *transmitter, id, regID string) {
+	b.processors.child("schema_validation/"+id).set("registry", regID, "")
+	old := b.processors.child("old_events/" + id)
+	if t.oldEventsThreshold != nil {
+		old.set("threshold_days", *t.oldEventsThreshold, t.from("oldEventsThreshold"))
+	}
+	if t.ignoreOldEvents != nil {
+		old.set("ignore_old_events", *t.ignoreOldEvents, t.from("ignoreOldEvents"))
+	}
+	if t.pseudonymize != nil {
+		old.set("pseudonymize_old_events", *t.pseudonymize, t.from("pseudonymizeOldEvents"))
+	}
+	old.set("pseudonymize_key", b.useEnv(EnvPseudonymizeKey, "HMAC key of pseudonymization, at least 16 bytes; may stay unset unless pseudonymizeOldEvents is true"), "the transmitter's key is its own")
+	old.set("registry", regID, "schema and event flags and thresholds")
+}
+
+// exporter uploads to t's endpoints in t's protocol.
+func (b *omniverseConfig) exporter(t *transmitter, id, regID string) {
+	exp := b.exporters.child("cloudevents/" + id)
+	if len(t.endpoints) == 1 {
+		exp.set("endpoint", t.endpoints[0], t.from("endpoint"))
+	} else {
+		exp.set("endpoints", t.endpoints, t.from("endpoint"))
+	}
+	encoding := "jsonl"
+	if t.encoding != nil {
+		encoding = *t.encoding
+	}
+	exp.set("encoding", encoding, or(t.from("eventProtocol"), "the transmitter's default protocol"))
+	if encoding == "nvdf" {
+		exp.set("schema_registry", regID, "NVDF prefixes from the schemas")
+	}
+	if t.transmissionLimit != nil {
+		exp.set("transmission_limit", *t.transmissionLimit, t.from("transmissionLimit"))
+	}
+	if authID := b.auth(t, id); authID != "" {
+		exp.child("auth").set("authenticator", authID, "")
+	}
+	if t.queueLimit != nil && *t.queueLimit > exporterQueueSize {
+		// The queue refuses a batch larger than itself.
+		exp.child("sending_queue").set("queue_size", *t.queueLimit, "at least max_batch_events")
+	}
+	retry := exp.child("retry_on_failure")
+	retry.set("initial_interval", transmitterInitialBackoff, "")
+	retry.set("multiplier", 2, "")
+	retry.set("max_interval", transmitterMaxBackoff, "")
+	retry.set("max_retries", -1, "the events wait in the log files meanwhile")
+	exp.comment("retry_on_failure", "the transmitter's backoff: 1 s, 2 s, 4 s … up to 4096 s, never giving up")
+	if t.retryLimit != nil {
+		if len(t.endpoints) > 1 {
+			exp.child("failover").set("retry_limit", *t.retryLimit, t.from("retryLimit"))
+		} else {
+			b.r.notef(t.setting("retryLimit"), "not translated: with one endpoint there is nothing to fail over to, and Courier keeps retrying it (retry_on_failure::max_retries: -1)")
+		}
+	}
+}
+
+// auth returns the auth_token extension of t, adding it unless a transmitter
+// before t has the same token settings, or "" without authentication.
+func (b *omniverseConfig) auth(t *transmitter, id string) string {
+	if t.authenticate != nil && !*t.authenticate {
+		for _, k := range []string{"authTokenUrl", "authTokenKeyName", "authTokenExpiryName", "authTokenType"} {
+			if p, set := t.src[k]; set {
+				b.r.notef(p, "not used: authenticate is false (the transmitter ignores it too)")
+			}
+		}
+		return ""
+	}
+	var tokenURL string
+	if t.authTokenURL != nil {
+		tokenURL = *t.authTokenURL
+	} else {
+		b.noToken = append(b.noToken, t.setting("authTokenUrl"))
+		tokenURL = b.useEnv(EnvAuthTokenURL, "where the bearer token is (https URL answering JSON, file:// URL or path)")
+	}
+	key := strings.Join([]string{tokenURL, deref(t.authTokenKeyName), deref(t.authTokenExpiryName), deref(t.authTokenType)}, "\n")
+	if authID, shared := b.auths[key]; shared {
+		return authID
+	}
+	authID := "auth_token/" + id
+	b.auths[key] = authID
+	b.extIDs = append(b.extIDs, authID)
+	a := b.extensions.child(authID)
+	a.set("url", tokenURL, t.from("authTokenUrl"))
+	if t.authTokenKeyName != nil {
+		a.set("key_name", *t.authTokenKeyName, t.from("authTokenKeyName"))
+	}
+	if t.authTokenExpiryName != nil {
+		a.set("expiry_name", *t.authTokenExpiryName, t.from("authTokenExpiryName"))
+	}
+	if t.authTokenType != nil {
+		a.set("type", *t.authTokenType, t.from("authTokenType"))
+	}
+	return authID
 }
 
 // assignSeekTags gives every transmitter its own seek tag: the one it names,
@@ -635,42 +694,6 @@ func assignSeekTags(r *report, txs []*transmitter) ([]string, error) {
 	return tags, r.err()
 }
 
-// translateAuth adds the auth_token extension of t (shared by transmitters
-// with the same token settings) and returns its id, or "" without
-// authentication.
-func translateAuth(r *report, t *transmitter, extensions node, auths map[string]string, id string, extIDs *[]string, useEnv func(string, string) string) string {
-	if t.authenticate != nil && !*t.authenticate {
-		for _, k := range []string{"authTokenUrl", "authTokenKeyName", "authTokenExpiryName", "authTokenType"} {
-			if _, set := t.src[k]; set {
-				r.notef(t.src[k], "not used: authenticate is false (the transmitter ignores it too)")
-			}
-		}
-		return ""
-	}
-	tokenURL := useEnvIfNil(t.authTokenURL, func() string {
-		return useEnv(EnvAuthTokenURL, "where the bearer token is (https URL answering JSON, file:// URL or path)")
-	})
-	key := strings.Join([]string{tokenURL, deref(t.authTokenKeyName, "\x00"), deref(t.authTokenExpiryName, "\x00"), deref(t.authTokenType, "\x00")}, "\n")
-	if authID, shared := auths[key]; shared {
-		return authID
-	}
-	authID := "auth_token/" + id
-	auths[key] = authID
-	*extIDs = append(*extIDs, authID)
-	a := extensions.child(authID)
-	a.set("url", tokenURL, t.from("authTokenUrl"))
-	if t.authTokenKeyName != nil {
-		a.set("key_name", *t.authTokenKeyName, t.from("authTokenKeyName"))
-	}
-	if t.authTokenExpiryName != nil {
-		a.set("expiry_name", *t.authTokenExpiryName, t.from("authTokenExpiryName"))
-	}
-	if t.authTokenType != nil {
-		a.set("type", *t.authTokenType, t.from("authTokenType"))
-	}
-	return authID
-}
-
 // or is a, or b when a is empty.
 func or(a, b string) string {
 	if a != "" {
@@ -679,16 +702,11 @@ func or(a, b string) string {
 	return b
 }
 
-func useEnvIfNil(v *string, placeholder func() string) string {
-	if v != nil {
-		return *v
-	}
-	return placeholder()
-}
-
-func deref(v *string, none string) string {
+// deref is *v, or a value no setting can hold when v is unset, so that set
+// and unset differ in the keys that deduplicate extensions.
+func deref(v *string) string {
 	if v == nil {
-		return none
+		return "\x00"
 	}
 	return *v
 }
