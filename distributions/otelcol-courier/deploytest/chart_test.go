@@ -595,3 +595,29 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestREADMEListsEveryValue: every key of values.yaml is in the chart's
+// README, itself or through a documented parent (`resources` covers
+// resources.limits.cpu).
+func TestREADMEListsEveryValue(t *testing.T) {
+	values, err := chartutil.ReadValuesFile(filepath.Join(chartDir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := readFile(t, filepath.Join(chartDir, "README.md"))
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			key := prefix + k
+			if strings.Contains(readme, "`"+key+"`") {
+				continue
+			}
+			if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+				walk(key+".", sub)
+				continue
+			}
+			t.Errorf("README.md does not list value %s", key)
+		}
+	}
+	walk("", values)
+}
