@@ -98,11 +98,7 @@ type nvsentinel struct {
 		endpoint, timeout string
 		insecure          bool
 	}
-	oidc *struct {
-		tokenURL, clientID string
-		scopes             []string
-		insecure           bool
-	}
+	oidc *oidcSettings
 	backfill       node // datastore backfill, already in Courier's keys
 	workers        int64
 	retry          node // cloudevents retry_on_failure
@@ -110,6 +106,13 @@ type nvsentinel struct {
 	resumeDatabase string
 	resumeColl     string
 	resumePath     string
+}
+
+// oidcSettings are exporter.oidc's.
+type oidcSettings struct {
+	tokenURL, clientID string
+	scopes             []string
+	insecure           bool
 }
 
 func readNVSentinel(block *object) *nvsentinel {
@@ -158,11 +161,7 @@ func readNVSentinel(block *object) *nvsentinel {
 	}
 
 	if oidc, ok := exp.obj("oidc"); ok {
-		o := &struct {
-			tokenURL, clientID string
-			scopes             []string
-			insecure           bool
-		}{}
+		o := &oidcSettings{}
 		o.tokenURL, _ = oidc.str("tokenUrl")
 		o.clientID, _ = oidc.str("clientId")
 		scope, _ := oidc.str("scope")
