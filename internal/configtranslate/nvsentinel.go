@@ -98,7 +98,7 @@ type nvsentinel struct {
 		endpoint, timeout string
 		insecure          bool
 	}
-	oidc *oidcSettings
+	oidc           *oidcSettings
 	backfill       node // datastore backfill, already in Courier's keys
 	workers        int64
 	retry          node // cloudevents retry_on_failure
