@@ -114,6 +114,23 @@ run: $(COURIER_BINARY) ## Build, then run the demo: Courier's real job on sample
 run-collector: $(COURIER_BINARY) ## Build, then run the collector alone with RUN_CONFIG (default: the distribution's config.yaml)
 	$(COURIER_BINARY) --config $(RUN_CONFIG)
 
+# ---- Helm chart ---------------------------------------------------------------
+# `make helm-template` prints the chart's manifests as Helm renders them, with
+# the values files in HELM_VALUES (e.g. HELM_VALUES=my-values.yaml). The Helm
+# binary is built from the module proxy into .tools/ on first use (a minute or
+# two); `make tools` leaves it out, since the tests use Helm's Go library.
+HELM_VERSION ?= v3.22.0
+HELM         := $(TOOLS_DIR)/helm-$(HELM_VERSION)
+HELM_CHART   := $(DIST_DIR)/helm/courier
+HELM_VALUES  ?=
+
+$(HELM):
+	$(call go-install-tool,$@,helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: helm-template
+helm-template: $(HELM) ## Render the Helm chart (values files in HELM_VALUES)
+	$(HELM) template courier $(HELM_CHART) $(addprefix --values=,$(HELM_VALUES))
+
 # ---- system packages (hook) -------------------------------------------------
 # DEPS_APT_PACKAGES lists the Debian packages the tests need from the system:
 # `postgresql`, whose server binaries the datastore receiver's tests start as
@@ -156,6 +173,12 @@ TEST_FLAGS   ?=
 # COURIER_TEST_MONGODB_URI names one.
 FERRETDB_RUNNER := $(TOOLS_DIR)/ferretdb-runner
 
+# The Helm chart and the Dockerfile are tested by $(DEPLOYTEST_DIR), a module of
+# its own for the same reason: Helm's and Kubernetes' dependencies stay out of
+# the distribution's. It renders the chart with Helm's Go library and
+# validates every rendered config with the built binary.
+DEPLOYTEST_DIR := $(DIST_DIR)/deploytest
+
 .PHONY: test
 test: deps $(COURIER_BINARY) ## Build, then run every test (unit, integration, end-to-end against the built binary)
 	COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
@@ -163,6 +186,7 @@ test: deps $(COURIER_BINARY) ## Build, then run every test (unit, integration, e
 	$(GO) -C testbed/ferretdb build -o $(FERRETDB_RUNNER) .
 	$(FERRETDB_RUNNER) -- bash -c '$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
 		$(GO) test -timeout $(TEST_TIMEOUT) -run Mongo ./receiver/datastorereceiver/'
+	COURIER_BINARY=$(COURIER_BINARY) $(GO) -C $(DEPLOYTEST_DIR) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 FUZZTIME ?= 10s
 

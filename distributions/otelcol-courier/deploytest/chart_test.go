@@ -23,7 +23,6 @@ const (
 	chartDir    = "../helm/courier"
 	releaseName = "courier"
 	namespace   = "nvsentinel"
-	kubeVersion = "v1.33.0"
 )
 
 // The values of the seed's `event-exporter:` block that the rendered config
@@ -112,11 +111,6 @@ func render(values map[string]any) (string, error) {
 	install.ClientOnly = true
 	install.ReleaseName = releaseName
 	install.Namespace = namespace
-	// Without a cluster Helm assumes the Kubernetes version it was compiled
-	// against, which a library build does not record (it says v1.20).
-	if install.KubeVersion, err = chartutil.ParseKubeVersion(kubeVersion); err != nil {
-		return "", err
-	}
 	rel, err := install.Run(chrt, values)
 	if err != nil {
 		return "", err
