@@ -457,6 +457,9 @@ func TestDeploymentMongoDB(t *testing.T) {
 	if _, ok := lookup(r.config, "receivers.datastore.postgresql"); ok {
 		t.Error("mongodb config has a postgresql section")
 	}
+	wantConfig(t, r.config, "exporters.cloudevents.tls.insecure_skip_verify", true)
+	wantConfig(t, r.config, "extensions.oidc_client.tls.insecure_skip_verify", true)
+	wantConfig(t, r.config, "extensions.oidc_client.scopes", []any{"events:write", "events:read"})
 
 	// NVSentinel's Secret for external MongoDB holds the URI under MONGODB_URI.
 	if e := envVar(r, "COURIER_DATASTORE_URI"); e == nil || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil ||
