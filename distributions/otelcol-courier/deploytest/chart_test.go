@@ -21,6 +21,7 @@ import (
 
 const (
 	chartDir    = "../helm/courier"
+	examplesDir = chartDir + "/examples"
 	releaseName = "courier"
 	namespace   = "nvsentinel"
 )
@@ -68,12 +69,17 @@ func (r *release) container(t *testing.T) *corev1.Container {
 
 // loadValues merges values files the way `helm -f a -f b` does; a file
 // named "seed.yaml" contributes the contents of its `event-exporter:` block,
-// as an NVSentinel user's values file holds them.
+// as an NVSentinel user's values file holds them. A bare name is in testdata/,
+// a path (the chart's examples) is relative to this directory.
 func loadValues(t *testing.T, files ...string) map[string]any {
 	t.Helper()
 	merged := map[string]any{}
 	for _, f := range files {
-		vals, err := chartutil.ReadValuesFile(filepath.Join("testdata", f))
+		file := f
+		if !strings.Contains(f, "/") {
+			file = filepath.Join("testdata", f)
+		}
+		vals, err := chartutil.ReadValuesFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +170,49 @@ func renderRelease(t *testing.T, values map[string]any) *release {
 		t.Fatalf("collector config: %v", err)
 	}
 	checkPod(t, &r)
+	checkSecrets(t, &r)
 	return &r
+}
+
+// secretKeys are the config keys whose values are secrets: they must be an
+// ${env:NAME} reference to a variable the container takes from a Secret, so
+// that no secret is ever written into the ConfigMap.
+var secretKeys = map[string]bool{"password": true, "client_secret": true, "dsn": true, "uri": true}
+
+// checkSecrets walks the collector config: every secret-valued key refers to
+// an environment variable filled from a Secret.
+func checkSecrets(t *testing.T, r *release) {
+	t.Helper()
+	fromSecret := map[string]bool{}
+	for _, e := range r.container(t).Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			fromSecret[e.Name] = true
+		}
+	}
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, sub := range v {
+				walk(strings.TrimPrefix(key+"."+k, "."), sub)
+			}
+		case []any:
+			for i, sub := range v {
+				walk(fmt.Sprintf("%s[%d]", key, i), sub)
+			}
+		default:
+			if !secretKeys[key[strings.LastIndex(key, ".")+1:]] {
+				return
+			}
+			s, _ := v.(string)
+			name, ok := strings.CutPrefix(s, "${env:")
+			name, ok2 := strings.CutSuffix(name, "}")
+			if !ok || !ok2 || !fromSecret[name] {
+				t.Errorf("config %s = %q: a secret in the ConfigMap, not a reference to an environment variable from a Secret", key, s)
+			}
+		}
+	}
+	walk("", r.config)
 }
 
 // checkPod checks what every rendered pod must have: the security settings,
@@ -243,6 +291,12 @@ func checkPod(t *testing.T, r *release) {
 		"receivers.datastore.mongodb.tls.ca_file",
 		"receivers.datastore.mongodb.tls.cert_file",
 		"receivers.datastore.mongodb.tls.key_file",
+		"receivers.kafka.tls.ca_file",
+		"receivers.kafka.tls.cert_file",
+		"receivers.kafka.tls.key_file",
+		"exporters.kafka.tls.ca_file",
+		"exporters.kafka.tls.cert_file",
+		"exporters.kafka.tls.key_file",
 	} {
 		if v, ok := lookup(r.config, key); ok {
 			if !mounted(mounts, v.(string)) {
@@ -286,8 +340,9 @@ func mounted(mounts map[string]corev1.VolumeMount, file string) bool {
 func validate(t *testing.T, r *release) {
 	t.Helper()
 	standIns := map[string]string{
-		"COURIER_DATASTORE_DSN": "postgres://courier@postgresql.nvsentinel:5432/nvsentinel?sslmode=verify-full",
-		"COURIER_DATASTORE_URI": "mongodb://mongodb.nvsentinel:27017/?replicaSet=rs0",
+		"COURIER_DATASTORE_DSN":       "postgres://courier@postgresql.nvsentinel:5432/nvsentinel?sslmode=verify-full",
+		"COURIER_DATASTORE_URI":       "mongodb://mongodb.nvsentinel:27017/?replicaSet=rs0",
+		"COURIER_KAFKA_SASL_PASSWORD": saslPasswordStandIn,
 	}
 	env := map[string]string{}
 	for _, e := range r.container(t).Env {
@@ -571,7 +626,7 @@ func TestRenderErrors(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		{"gateway mode is not there yet", map[string]any{"mode": "gateway"}, `mode: "gateway" is not one of deployment, daemonset`},
+		{"unknown mode", map[string]any{"mode": "sidecar"}, `mode: "sidecar" is not one of deployment, daemonset, gateway`},
 		{"no datastore secret", map[string]any{}, "datastore.connectionSecret.name is required"},
 		{"unknown provider", map[string]any{"datastore": map[string]any{"provider": "mysql", "connectionSecret": map[string]any{"name": "x"}}}, `datastore.provider: "mysql" is not one of postgresql, mongodb`},
 		{"no cluster", map[string]any{

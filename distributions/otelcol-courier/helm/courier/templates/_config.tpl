@@ -66,14 +66,14 @@ processors:
   cel_filter: # exporter.filter
     expression: {{ $filter | toJson }}
   {{- end }}
-{{ include "courier.config.exporter" (dict "ctx" . "encoding" "structured") }}
+{{ include "courier.config.output" (dict "ctx" . "encoding" "structured") }}
 service:
   {{- include "courier.config.serviceExtensions" (dict "ctx" . "extra" (list)) | nindent 2 }}
   pipelines:
     logs:
       receivers: [datastore]
       processors: [event_metadata{{ if $filter }}, cel_filter{{ end }}]
-      exporters: [cloudevents]
+      exporters: [{{ include "courier.output" . }}]
   {{- include "courier.config.telemetry" . | nindent 2 }}
 {{- end }}
 
@@ -100,7 +100,7 @@ receivers:
     {{- if $sl.storage.enabled }}
     storage: file_storage
     {{- end }}
-{{ include "courier.config.exporter" (dict "ctx" . "encoding" "jsonl") }}
+{{ include "courier.config.output" (dict "ctx" . "encoding" "jsonl") }}
 {{- if $sl.storage.enabled }}
   file_storage:
     directory: {{ include "courier.paths.storage" . }}
@@ -111,8 +111,125 @@ service:
   pipelines:
     logs:
       receivers: [structured_log]
+      exporters: [{{ include "courier.output" . }}]
+  {{- include "courier.config.telemetry" . | nindent 2 }}
+{{- end }}
+
+{{/*
+gateway: the Kafka tier's consumer. The kafka receiver reads the topic the agents write to (one
+consumer group: Kafka spreads the partitions over the replicas) and the cloudevents exporter
+delivers to the sink. A record's offset is marked, and committed, only after its events were
+delivered or dead-lettered (message_marking.after, the exporter's wait_for_result); a failed
+delivery leaves it unmarked and the partition is read again after error_backoff. A gateway that
+dies resumes from the committed offsets: at-least-once, duplicates within the in-flight window.
+*/}}
+{{- define "courier.config.gateway" -}}
+{{- $k := .Values.kafka }}
+{{- if not (has $k.initialOffset (list "earliest" "latest")) }}
+{{- fail (printf "kafka.initialOffset: %q is not one of earliest, latest" (toString $k.initialOffset)) }}
+{{- end }}
+{{- if not $k.groupId }}
+{{- fail "kafka.groupId is required in gateway mode: the consumer group whose committed offsets are the gateways' progress" }}
+{{- end }}
+receivers:
+  kafka: # kafka
+    {{- include "courier.config.kafkaClient" . | nindent 4 }}
+    group_id: {{ $k.groupId | toJson }}
+    initial_offset: {{ $k.initialOffset | toJson }}
+    logs:
+      topics: [{{ $k.topic | toJson }}]
+      encoding: {{ $k.encoding | toJson }}
+    message_marking:
+      after: true
+      on_error: false
+    error_backoff:
+      enabled: true
+      initial_interval: 1s
+      max_interval: 30s
+      max_elapsed_time: 0
+{{ include "courier.config.exporter" (dict "ctx" . "encoding" "jsonl") }}
+service:
+  {{- include "courier.config.serviceExtensions" (dict "ctx" . "extra" (list)) | nindent 2 }}
+  pipelines:
+    logs:
+      receivers: [kafka]
       exporters: [cloudevents]
   {{- include "courier.config.telemetry" . | nindent 2 }}
+{{- end }}
+
+{{/*
+An agent's exporter, by `output`: cloudevents (the sink) or kafka (the Kafka tier). Ends inside
+`extensions:`, as courier.config.exporter does.
+*/}}
+{{- define "courier.config.output" -}}
+{{- if eq (include "courier.output" .ctx) "kafka" }}
+{{- include "courier.config.kafkaExporter" .ctx }}
+{{- else }}
+{{- include "courier.config.exporter" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The kafka exporter of an agent, at least once: the broker acknowledges a record only once every
+in-sync replica has it (required_acks all), ConsumeLogs returns only then (wait_for_result), so
+the receiver's checkpoint (seek tag, resume token) never passes a record Kafka does not have, and
+retries never give up (max_elapsed_time 0): an unreachable Kafka stops the agent's progress, it
+loses nothing.
+*/}}
+{{- define "courier.config.kafkaExporter" -}}
+{{- $k := .Values.kafka }}
+{{- $p := $k.producer | default dict }}
+exporters:
+  kafka: # kafka
+    {{- include "courier.config.kafkaClient" . | nindent 4 }}
+    logs:
+      topic: {{ $k.topic | toJson }}
+      encoding: {{ $k.encoding | toJson }}
+    producer:
+      required_acks: {{ $p.requiredAcks | toJson }}
+      compression: {{ $p.compression | default "none" | toJson }}
+    sending_queue:
+      wait_for_result: true
+      num_consumers: {{ .Values.exporter.workers | int64 }} # exporter.workers
+    retry_on_failure:
+      max_elapsed_time: 0
+extensions:
+  health_check:
+    endpoint: {{ printf "0.0.0.0:%d" (.Values.ports.health | int) | toJson }}
+{{- end }}
+
+{{/*
+The settings the kafka receiver and exporter share: brokers, client id, TLS from the mounted
+Secrets, SASL with the password from an environment variable (never in the ConfigMap).
+*/}}
+{{- define "courier.config.kafkaClient" -}}
+{{- $k := .Values.kafka }}
+{{- include "courier.kafka.validate" . }}
+brokers: {{ toJson $k.brokers }}
+{{- with $k.clientId }}
+client_id: {{ . | toJson }}
+{{- end }}
+{{- if $k.tls.enabled }}
+tls:
+  insecure: false
+  {{- if $k.tls.caSecret.name }}
+  ca_file: {{ printf "%s/ca.crt" (include "courier.paths.kafkaTLS" .) | toJson }}
+  {{- end }}
+  {{- if $k.tls.certSecret.name }}
+  cert_file: {{ printf "%s/tls.crt" (include "courier.paths.kafkaTLS" .) | toJson }}
+  key_file: {{ printf "%s/tls.key" (include "courier.paths.kafkaTLS" .) | toJson }}
+  {{- end }}
+  {{- if $k.tls.insecureSkipVerify }}
+  insecure_skip_verify: true
+  {{- end }}
+{{- end }}
+{{- if $k.sasl.mechanism }}
+auth:
+  sasl:
+    mechanism: {{ $k.sasl.mechanism | toJson }}
+    username: {{ $k.sasl.username | toJson }}
+    password: ${env:{{ include "courier.kafka.passwordEnv" . }}}
+{{- end }}
 {{- end }}
 
 {{/*

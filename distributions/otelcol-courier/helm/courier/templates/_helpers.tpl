@@ -47,14 +47,76 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
-{{/*
-Fails on a mode this chart does not render. `gateway` is reserved: a later version adds it.
-*/}}
+{{/* Fails on a mode or an output this chart does not render. */}}
 {{- define "courier.validateMode" -}}
-{{- if not (has .Values.mode (list "deployment" "daemonset")) }}
-{{- fail (printf "mode: %q is not one of deployment, daemonset" .Values.mode) }}
+{{- if not (has .Values.mode (list "deployment" "daemonset" "gateway")) }}
+{{- fail (printf "mode: %q is not one of deployment, daemonset, gateway" (toString .Values.mode)) }}
+{{- end }}
+{{- if not (has .Values.output (list "cloudevents" "kafka")) }}
+{{- fail (printf "output: %q is not one of cloudevents, kafka" (toString .Values.output)) }}
 {{- end }}
 {{- end }}
+
+{{/*
+What the collector exports to: `cloudevents` (the sink) or `kafka` (the Kafka tier). A gateway
+always exports to the sink; `output` chooses for the agents (deployment and daemonset modes).
+*/}}
+{{- define "courier.output" -}}
+{{- ternary "cloudevents" .Values.output (eq .Values.mode "gateway") }}
+{{- end }}
+
+{{/* True when the collector talks to Kafka: a gateway, or an agent with output kafka. */}}
+{{- define "courier.kafka.enabled" -}}
+{{- if or (eq .Values.mode "gateway") (eq (include "courier.output" .) "kafka") }}true{{ end }}
+{{- end }}
+
+{{/* True when the cloudevents exporter writes dead letters (a volume is mounted for them). */}}
+{{- define "courier.deadLetter.enabled" -}}
+{{- if and .Values.deadLetter.enabled (eq (include "courier.output" .) "cloudevents") }}true{{ end }}
+{{- end }}
+
+{{/* The Kafka values that must hold wherever the chart talks to Kafka. */}}
+{{- define "courier.kafka.validate" -}}
+{{- $k := .Values.kafka }}
+{{- $where := ternary "in gateway mode" "with output: kafka" (eq .Values.mode "gateway") }}
+{{- if not (kindIs "slice" $k.brokers) }}
+{{- fail (printf "kafka.brokers must be a list of host:port, e.g. [kafka-0.kafka:9092, kafka-1.kafka:9092]; got %q" (toString $k.brokers)) }}
+{{- end }}
+{{- if not $k.brokers }}
+{{- fail (printf "kafka.brokers is required %s: the Kafka bootstrap servers, e.g. [kafka-0.kafka:9092]" $where) }}
+{{- end }}
+{{- range $k.brokers }}
+{{- if not (and (kindIs "string" .) .) }}
+{{- fail (printf "kafka.brokers: %q is not a host:port" (toString .)) }}
+{{- end }}
+{{- end }}
+{{- if not $k.topic }}
+{{- fail (printf "kafka.topic is required %s" $where) }}
+{{- end }}
+{{- if ne (toString $k.encoding) "otlp_proto" }}
+{{- fail (printf "kafka.encoding: %q is not supported: only otlp_proto carries the log records, and so the CloudEvents, exactly" (toString $k.encoding)) }}
+{{- end }}
+{{- if and (or $k.tls.caSecret.name $k.tls.certSecret.name $k.tls.insecureSkipVerify) (not $k.tls.enabled) }}
+{{- fail "kafka.tls.caSecret, certSecret and insecureSkipVerify need kafka.tls.enabled: true" }}
+{{- end }}
+{{- if hasKey $k.sasl "password" }}
+{{- fail "kafka.sasl.password is not read: a password never goes into the ConfigMap; put it in a Secret and name it in kafka.sasl.passwordSecret" }}
+{{- end }}
+{{- with $k.sasl.mechanism }}
+{{- if not (has . (list "PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512")) }}
+{{- fail (printf "kafka.sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (other mechanisms: the `config` value)" (toString .)) }}
+{{- end }}
+{{- if not $k.sasl.username }}
+{{- fail "kafka.sasl.username is required with kafka.sasl.mechanism" }}
+{{- end }}
+{{- if not $k.sasl.passwordSecret.name }}
+{{- fail "kafka.sasl.passwordSecret.name is required with kafka.sasl.mechanism: the Secret holding the SASL password" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The SASL password's environment variable. */}}
+{{- define "courier.kafka.passwordEnv" -}}COURIER_KAFKA_SASL_PASSWORD{{- end }}
 
 {{/*
 GOMEMLIMIT: 80 % of limits.memory, in MiB, so the Go runtime collects harder before the
@@ -90,12 +152,13 @@ Empty when no memory limit is set. Accepts Kubernetes quantities: plain bytes, k
 {{- default (ternary "/etc/ssl/mongo-client" "/etc/ssl/client-certs" (eq .Values.datastore.provider "mongodb")) .Values.datastore.tls.mountPath }}
 {{- end }}
 
-{{/* True when the exporter authenticates with oidc_client. */}}
+{{/* True when the cloudevents exporter authenticates with oidc_client. */}}
 {{- define "courier.oidc.enabled" -}}
-{{- if ((.Values.exporter).oidc).tokenUrl }}true{{ end }}
+{{- if and ((.Values.exporter).oidc).tokenUrl (eq (include "courier.output" .) "cloudevents") }}true{{ end }}
 {{- end }}
 
 {{- define "courier.paths.config" -}}/etc/otelcol-courier{{- end }}
 {{- define "courier.paths.oidc" -}}/etc/otelcol-courier-secrets/oidc{{- end }}
 {{- define "courier.paths.deadLetter" -}}/var/lib/otelcol-courier/dead-letter{{- end }}
 {{- define "courier.paths.storage" -}}/var/lib/otelcol-courier/storage{{- end }}
+{{- define "courier.paths.kafkaTLS" -}}/etc/otelcol-courier-secrets/kafka-tls{{- end }}

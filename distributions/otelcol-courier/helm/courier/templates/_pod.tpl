@@ -1,7 +1,13 @@
 {{/* The pod template of the Deployment and the DaemonSet. */}}
 {{- define "courier.podTemplate" -}}
-{{- $deployment := eq .Values.mode "deployment" }}
+{{- $datastore := eq .Values.mode "deployment" }}
+{{- $daemonset := eq .Values.mode "daemonset" }}
 {{- $oidc := include "courier.oidc.enabled" . }}
+{{- $deadLetter := include "courier.deadLetter.enabled" . }}
+{{- $kafka := .Values.kafka }}
+{{- $kafkaEnabled := include "courier.kafka.enabled" . }}
+{{- $kafkaSASL := and $kafkaEnabled $kafka.sasl.mechanism }}
+{{- $kafkaTLS := and $kafkaEnabled $kafka.tls.enabled (or $kafka.tls.caSecret.name $kafka.tls.certSecret.name) }}
 {{- $gomemlimit := include "courier.gomemlimit" . -}}
 metadata:
   annotations:
@@ -49,12 +55,20 @@ spec:
         - name: GOMEMLIMIT
           value: {{ . | quote }}
         {{- end }}
-        {{- if $deployment }}
+        {{- if $datastore }}
         - name: {{ include "courier.datastore.envName" . }}
           valueFrom:
             secretKeyRef:
               name: {{ .Values.datastore.connectionSecret.name }}
               key: {{ include "courier.datastore.secretKey" . }}
+        {{- end }}
+        {{- if $kafkaSASL }}
+        # kafka.sasl.passwordSecret: the SASL password, never in the ConfigMap.
+        - name: {{ include "courier.kafka.passwordEnv" . }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $kafka.sasl.passwordSecret.name }}
+              key: {{ $kafka.sasl.passwordSecret.key | default "password" }}
         {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
@@ -84,16 +98,21 @@ spec:
           mountPath: {{ include "courier.paths.oidc" . }}
           readOnly: true
         {{- end }}
-        {{- if .Values.deadLetter.enabled }}
+        {{- if $deadLetter }}
         - name: dead-letter
           mountPath: {{ include "courier.paths.deadLetter" . }}
         {{- end }}
-        {{- if and $deployment .Values.datastore.tls.secretName }}
+        {{- if $kafkaTLS }}
+        - name: kafka-tls
+          mountPath: {{ include "courier.paths.kafkaTLS" . }}
+          readOnly: true
+        {{- end }}
+        {{- if and $datastore .Values.datastore.tls.secretName }}
         - name: datastore-tls
           mountPath: {{ include "courier.datastore.tlsMountPath" . }}
           readOnly: true
         {{- end }}
-        {{- if not $deployment }}
+        {{- if $daemonset }}
         # Read-write: seek tags are written into the file headers.
         - name: structured-logs
           mountPath: {{ .Values.structuredLog.hostPath }}
@@ -121,7 +140,7 @@ spec:
             path: oidc-client-secret
         defaultMode: 0440
     {{- end }}
-    {{- if .Values.deadLetter.enabled }}
+    {{- if $deadLetter }}
     - name: dead-letter
       {{- if .Values.deadLetter.existingClaim }}
       persistentVolumeClaim:
@@ -131,7 +150,34 @@ spec:
         sizeLimit: {{ .Values.deadLetter.sizeLimit }}
       {{- end }}
     {{- end }}
-    {{- if and $deployment .Values.datastore.tls.secretName }}
+    {{- if $kafkaTLS }}
+    - name: kafka-tls
+      projected:
+        sources:
+          {{- with $kafka.tls.caSecret }}
+          {{- if .name }}
+          - secret:
+              name: {{ .name }}
+              items:
+                - key: {{ .key | default "ca.crt" }}
+                  path: ca.crt
+          {{- end }}
+          {{- end }}
+          {{- with $kafka.tls.certSecret }}
+          {{- if .name }}
+          - secret:
+              name: {{ .name }}
+              items:
+                - key: {{ .certKey | default "tls.crt" }}
+                  path: tls.crt
+                - key: {{ .keyKey | default "tls.key" }}
+                  path: tls.key
+          {{- end }}
+          {{- end }}
+        # Group-readable through fsGroup, and no more: the client key is a secret.
+        defaultMode: 0440
+    {{- end }}
+    {{- if and $datastore .Values.datastore.tls.secretName }}
     - name: datastore-tls
       secret:
         secretName: {{ .Values.datastore.tls.secretName }}
@@ -147,7 +193,7 @@ spec:
         # Group-readable through fsGroup, and no more: the client key is a secret.
         defaultMode: 0440
     {{- end }}
-    {{- if not $deployment }}
+    {{- if $daemonset }}
     - name: structured-logs
       hostPath:
         path: {{ .Values.structuredLog.hostPath }}
@@ -173,8 +219,9 @@ spec:
   {{- if .Values.affinity }}
   affinity:
     {{- toYaml .Values.affinity | nindent 4 }}
-  {{- else if and $deployment (gt (int .Values.replicas) 1) }}
-  # Replicas on different nodes, so that losing one node leaves a standby to take over.
+  {{- else if and (not $daemonset) (gt (int .Values.replicas) 1) }}
+  # Replicas on different nodes, so that losing one node leaves a standby (deployment) or the
+  # other consumers of the group (gateway) to take over.
   affinity:
     podAntiAffinity:
       preferredDuringSchedulingIgnoredDuringExecution:
