@@ -22,7 +22,7 @@ export GOFLAGS := $(strip $(filter-out -buildvcs=%,$(GOFLAGS)) -buildvcs=false)
 export CGO_ENABLED ?= 0
 
 # ---- pinned tool versions ---------------------------------------------------
-BUILDER_VERSION       ?= v0.164.0
+BUILDER_VERSION       ?= v0.165.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 BENCHSTAT_VERSION     ?= v0.0.0-20260908200009-22c9c6c9d4da
 

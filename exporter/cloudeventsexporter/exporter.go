@@ -190,12 +190,9 @@ func (e *ceExporter) clientConfig() *confighttp.ClientConfig {
 	if q := e.cfg.QueueConfig.Get(); q != nil {
 		perHost = max(perHost, q.NumConsumers)
 	}
-	if ka := c.Keepalive.Get(); ka != nil {
-		if ka.MaxIdleConnsPerHost == 0 {
-			ka.MaxIdleConnsPerHost = perHost
-		}
-	} else if c.MaxIdleConnsPerHost == 0 { //nolint:staticcheck // with pkg.confighttp.PrioritizeNewKeepalive off, Unmarshal folds keepalive into these fields
-		c.MaxIdleConnsPerHost = perHost //nolint:staticcheck // see above
+	// No keepalive section means keep-alives are off: nothing to size.
+	if ka := c.Keepalive.Get(); ka != nil && ka.MaxIdleConnsPerHost == 0 {
+		ka.MaxIdleConnsPerHost = perHost
 	}
 	return &c
 }
