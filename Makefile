@@ -179,9 +179,19 @@ FERRETDB_RUNNER := $(TOOLS_DIR)/ferretdb-runner
 # validates every rendered config with the built binary.
 DEPLOYTEST_DIR := $(DIST_DIR)/deploytest
 
+# The Kafka tier's end-to-end test and benchmark (testbed/e2e) talk to a Kafka
+# protocol broker on loopback: testbed/kafka (franz-go's kfake), a module of
+# its own, built here once per run.
+KAFKA_BROKER := $(TOOLS_DIR)/kafka-broker
+
+.PHONY: kafka-broker
+kafka-broker: ## Build the testbed's Kafka broker into .tools/
+	@mkdir -p $(TOOLS_DIR)
+	$(GO) -C testbed/kafka build -o $(KAFKA_BROKER) .
+
 .PHONY: test
-test: deps $(COURIER_BINARY) ## Build, then run every test (unit, integration, end-to-end against the built binary)
-	COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+test: deps $(COURIER_BINARY) kafka-broker ## Build, then run every test (unit, integration, end-to-end against the built binary)
+	COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 	@mkdir -p $(TOOLS_DIR)
 	$(GO) -C testbed/ferretdb build -o $(FERRETDB_RUNNER) .
 	$(FERRETDB_RUNNER) -- bash -c '$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
@@ -223,7 +233,7 @@ BENCH_RESULTS   := $(BENCH_DIR)/results.txt
 BENCH_REPORT    := $(GO) run ./cmd/courier-bench-report
 
 .PHONY: bench
-bench: $(COURIER_BINARY) $(BENCHSTAT) ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
+bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
 	@mkdir -p $(BENCH_DIR)
 	@pkgs=$$($(GO) list $(BENCH_PKGS)); \
 	micro=$$(grep -v '/testbed/' <<< "$$pkgs" || true); \
@@ -237,7 +247,7 @@ bench: $(COURIER_BINARY) $(BENCHSTAT) ## Run the benchmarks (BENCH_PKGS, BENCH_F
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$micro 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	if [[ -n "$$e2e" ]]; then \
-		COURIER_BINARY=$(COURIER_BINARY) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
+		COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$e2e 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	cp "$$results" $(BENCH_RESULTS); \

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -102,6 +103,7 @@ func (c *Collector) exited() bool {
 // time; a collector that does not stop in time is killed.
 func (c *Collector) Stop(timeout time.Duration) error {
 	if !c.exited() {
+		c.awaitSignalHandler(timeout)
 		if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return fmt.Errorf("send SIGTERM: %w", err)
 		}
@@ -119,6 +121,22 @@ func (c *Collector) Stop(timeout time.Duration) error {
 		<-c.done
 		return fmt.Errorf("collector did not exit within %s of SIGTERM; killed it", timeout)
 	}
+}
+
+// readyLog is what the collector logs once its pipelines have started,
+// just before it installs its SIGTERM handler (otelcol's Collector.Run).
+const readyLog = "Everything is ready"
+
+// awaitSignalHandler waits, at most timeout, until the collector handles
+// SIGTERM: one that arrives before otelcol installs its handler, right
+// after the pipelines start, kills the process outright instead of
+// shutting it down.
+func (c *Collector) awaitSignalHandler(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(c.Output(), readyLog) && !c.exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // from the log line to signal.Notify
 }
 
 // Kill ends the collector with SIGKILL, as a crash or an OOM kill would, and

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,7 +22,7 @@ import (
 const EnvKafkaBroker = "COURIER_KAFKA_BROKER_BINARY"
 
 // kafkaBroker returns the path of the testbed/kafka broker command.
-func kafkaBroker(t *testing.T) string {
+func kafkaBroker(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv(EnvKafkaBroker); bin != "" {
 		return bin
@@ -35,7 +36,7 @@ func kafkaBroker(t *testing.T) string {
 }
 
 // startKafkaBroker runs the broker on port and waits until it listens.
-func startKafkaBroker(t *testing.T, bin string, port int) string {
+func startKafkaBroker(t testing.TB, bin string, port int) string {
 	t.Helper()
 	cmd := exec.Command(bin, "-port", strconv.Itoa(port), "-topics", "courier-events")
 	out, err := cmd.StdoutPipe()
@@ -88,12 +89,12 @@ func TestKafkaTier(t *testing.T) {
 	// No broker yet: nothing is acknowledged, so the seek tag stays at
 	// the start.
 	time.Sleep(3 * time.Second)
-	if off, err := seekTagOf(path, "seek"); err == nil && off > 0 {
+	if off, err := seekTag(path); err == nil && off > 0 {
 		t.Fatalf("the seek tag moved to %d with no broker to acknowledge", off)
 	}
 	startKafkaBroker(t, kafkaBroker(t), port)
 	agent.WaitUntil(2*deliveryTimeout, "the seek tag at the end of the file once Kafka acknowledged", func() error {
-		off, err := seekTagOf(path, "seek")
+		off, err := seekTag(path)
 		if err != nil {
 			return err
 		}
@@ -135,11 +136,7 @@ func TestKafkaTier(t *testing.T) {
 
 	// The same file straight to a sink: the events must be identical.
 	direct := newLinesSink(t)
-	d := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
-		"COURIER_E2E_LOG_DIR=" + directDir, "COURIER_E2E_STORAGE_DIR=" + t.TempDir(),
-		"COURIER_E2E_DEAD_LETTER_DIR=" + t.TempDir(), "COURIER_E2E_SINK_URL=" + direct.URL,
-		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", testutil.FreePorts(t, 1)[0]), "COURIER_E2E_QUEUE_STORAGE=null",
-	}, "--config=testdata/defaults.yaml")
+	d := kafkaCollector(t, "kafka_direct.yaml", "COURIER_E2E_LOG_DIR="+directDir, "COURIER_E2E_SINK_URL="+direct.URL)
 	d.WaitUntil(2*deliveryTimeout, "every event delivered directly", func() error { return direct.check(want) })
 	if err := d.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
@@ -155,6 +152,28 @@ func TestKafkaTier(t *testing.T) {
 	if differ > 0 {
 		t.Fatalf("%d of %d events differ after the Kafka hop", differ, events)
 	}
+}
+
+// seekTag reads the receiver's seek tag ("seek") from path's header.
+func seekTag(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if err != nil {
+		return 0, err
+	}
+	h, err := structuredlog.ParseHeader(line)
+	if err != nil {
+		return 0, err
+	}
+	off, ok := h.Seek("seek")
+	if !ok {
+		return 0, errors.New("no seek tag yet")
+	}
+	return off, nil
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -38,10 +38,10 @@ import (
 // collector's peak RSS and its CPU time per event.
 func BenchmarkOmniversePipeline(b *testing.B) {
 	b.Run("courier", func(b *testing.B) {
-		benchmarkPipeline(b, "testdata/omniverse_bench.yaml", countLines)
+		benchmarkPipeline(b, countLines, oneCollector("testdata/omniverse_bench.yaml"))
 	})
 	b.Run("stock", func(b *testing.B) {
-		benchmarkPipeline(b, "testdata/stock_bench.yaml", countOTLPRecords)
+		benchmarkPipeline(b, countOTLPRecords, oneCollector("testdata/stock_bench.yaml"))
 	})
 }
 
@@ -55,8 +55,8 @@ const pipelineEvents = 300_000
 func BenchmarkOmniverseInFlight(b *testing.B) {
 	for _, n := range benchSweep(b, "COURIER_BENCH_IN_FLIGHT", "1,2,4,8") {
 		b.Run(fmt.Sprintf("in-flight=%d", n), func(b *testing.B) {
-			benchmarkPipeline(b, "testdata/omniverse_bench.yaml", countLines,
-				fmt.Sprintf("--set=receivers::structured_log::max_in_flight_batches=%d", n))
+			benchmarkPipeline(b, countLines, oneCollector("testdata/omniverse_bench.yaml",
+				fmt.Sprintf("--set=receivers::structured_log::max_in_flight_batches=%d", n)))
 		})
 	}
 }
@@ -105,9 +105,23 @@ func countOTLPRecords(r *http.Request, _ []byte) (int64, error) {
 	return int64(req.Logs().LogRecordCount()), nil
 }
 
-// benchmarkPipeline runs the benchmark with config and the collector's
-// extra command-line arguments args.
-func benchmarkPipeline(b *testing.B, config string, count counter, args ...string) {
+// A starter starts the collectors of a pipeline reading logDir (with
+// schemas in schemaDir) and delivering to sinkURL, and waits until they
+// are healthy. The first reads the files; the CPU time of each is
+// reported, and their sum per event.
+type starter func(b *testing.B, logDir, schemaDir, sinkURL string) []*testutil.Collector
+
+// oneCollector starts one collector with config and the extra
+// command-line arguments args.
+func oneCollector(config string, args ...string) starter {
+	return func(b *testing.B, logDir, schemaDir, sinkURL string) []*testutil.Collector {
+		return []*testutil.Collector{startBenchCollector(b, config, logDir, schemaDir, sinkURL, args...)}
+	}
+}
+
+// benchmarkPipeline runs the benchmark on the pipeline start starts; the
+// sink counts the events of each request with count.
+func benchmarkPipeline(b *testing.B, count counter, start starter, names ...string) {
 	var line fixtureEvent
 	if err := json.Unmarshal(schemaregistrytest.EventLines()[0], &line); err != nil {
 		b.Fatal(err)
@@ -134,8 +148,9 @@ func benchmarkPipeline(b *testing.B, config string, count counter, args ...strin
 	}))
 	defer sink.Close()
 	schemas := schemaregistrytest.WriteSchemas(b)
-	var peakRSS int64
-	var elapsed, cpu time.Duration
+	var peakRSS []int64
+	var cpu []time.Duration
+	var elapsed time.Duration
 	for b.Loop() {
 		stage, dir := b.TempDir(), b.TempDir()
 		w, err := structuredlog.Open(structuredlog.Options{Dir: stage, Name: "isaac.log", Source: "bench@isaac.sim", SizeLimit: 1 << 40})
@@ -150,43 +165,67 @@ func benchmarkPipeline(b *testing.B, config string, count counter, args ...strin
 		_ = w.Close()
 		delivered.Store(0)
 		lastAt.Store(0)
-		c := startBenchCollector(b, config, dir, schemas, sink.URL, args...)
-
-		start, cpuBefore := time.Now(), cpuTime(b, c.Pid())
+		cs := start(b, dir, schemas, sink.URL)
+		if cpu == nil {
+			cpu, peakRSS = make([]time.Duration, len(cs)), make([]int64, len(cs))
+		}
+		began, cpuBefore := time.Now(), make([]time.Duration, len(cs))
+		for i, c := range cs {
+			cpuBefore[i] = cpuTime(b, c.Pid())
+		}
 		if err := os.Rename(filepath.Join(stage, "isaac.log"), filepath.Join(dir, "isaac.log")); err != nil {
 			b.Fatal(err)
 		}
-		c.WaitUntil(5*time.Minute, "every event delivered", func() error {
+		cs[0].WaitUntil(5*time.Minute, "every event delivered", func() error {
 			if n := delivered.Load(); n < pipelineEvents {
 				return fmt.Errorf("%d of %d events delivered", n, pipelineEvents)
 			}
 			return nil
 		})
-		elapsed += time.Unix(0, lastAt.Load()).Sub(start)
-		cpu += cpuTime(b, c.Pid()) - cpuBefore
-		peakRSS = max(peakRSS, vmHWM(b, c.Pid()))
-		if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
-			b.Fatal(err)
+		elapsed += time.Unix(0, lastAt.Load()).Sub(began)
+		for i, c := range cs {
+			cpu[i] += cpuTime(b, c.Pid()) - cpuBefore[i]
+			peakRSS[i] = max(peakRSS[i], vmHWM(b, c.Pid()))
+			if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if n := delivered.Load(); n < pipelineEvents || n > pipelineEvents+1 {
 			b.Fatalf("%d events delivered, want %d", n, pipelineEvents)
 		}
 	}
-	b.ReportMetric(float64(pipelineEvents*int64(b.N))/elapsed.Seconds(), "events/s")
+	events := float64(pipelineEvents * int64(b.N))
+	b.ReportMetric(events/elapsed.Seconds(), "events/s")
 	// CPU per event depends less on what else the machine is doing.
-	b.ReportMetric(float64(cpu.Nanoseconds())/1000/float64(pipelineEvents*int64(b.N)), "cpu-µs/event")
-	b.ReportMetric(float64(peakRSS)/(1<<20), "peak-RSS-MiB")
+	var total time.Duration
+	for i := range cpu {
+		total += cpu[i]
+		if len(cpu) > 1 {
+			b.ReportMetric(float64(cpu[i].Nanoseconds())/1000/events, names[i]+"-cpu-µs/event")
+			b.ReportMetric(float64(peakRSS[i])/(1<<20), names[i]+"-peak-RSS-MiB")
+		}
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/1000/events, "cpu-µs/event")
+	if len(peakRSS) == 1 {
+		b.ReportMetric(float64(peakRSS[0])/(1<<20), "peak-RSS-MiB")
+	}
 }
 
 // startBenchCollector starts the built binary with a benchmark config (and
 // extra command-line arguments) and waits until it is healthy.
 func startBenchCollector(b *testing.B, config, logDir, schemaDir, sinkURL string, args ...string) *testutil.Collector {
+	return startBenchCollectorEnv(b, config, logDir, schemaDir, sinkURL, nil, args...)
+}
+
+// startBenchCollectorEnv is startBenchCollector with more environment
+// variables env.
+func startBenchCollectorEnv(b *testing.B, config, logDir, schemaDir, sinkURL string, env []string, args ...string) *testutil.Collector {
 	health := testutil.FreePorts(b, 1)[0]
-	c := testutil.StartCollector(b, testutil.CollectorBinary(b), []string{
+	c := testutil.StartCollector(b, testutil.CollectorBinary(b), append([]string{
 		"COURIER_E2E_LOG_DIR=" + logDir, "COURIER_E2E_SCHEMA_DIR=" + schemaDir, "COURIER_E2E_SINK_URL=" + sinkURL,
 		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
 		fmt.Sprintf("COURIER_E2E_OTLP_HTTP_PORT=%d", testutil.FreePorts(b, 1)[0]),
-	}, append([]string{"--config=" + config}, args...)...)
+	}, env...), append([]string{"--config=" + config}, args...)...)
 	c.WaitUntil(time.Minute, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
 	return c
 }

@@ -273,6 +273,7 @@ func TestAuthorizeAndOnEvent(t *testing.T) {
 			t.Errorf("Authorization %q: status %d, want %d", auth, status, want)
 		}
 	}
+	r.header.Set("Authorization", "Bearer live")
 	if status, _ := post(t, srv.URL, r); status != http.StatusOK {
 		t.Fatalf("second delivery: %d", status)
 	}
