@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/courier-otel/courier/pkg/structuredlog"
 )
 
 // The transmitter's fixed backoff (SPEC.md B.7): 1 s, 2 s, 4 s … capped at
@@ -142,7 +144,7 @@ func parseTransmitter(o *object) *transmitter {
 		}
 	}
 	if v, ok := o.str("seekTagName"); ok {
-		if err := checkSeekTagName(v); err != nil {
+		if err := structuredlog.CheckSeekTagName(v); err != nil {
 			r.errorf(o.keyPath("seekTagName"), "%v", err)
 		} else {
 			t.seekTagName = ptr(v)
@@ -417,23 +419,6 @@ func checkEndpoints(r *report, path string, eps []string) bool {
 		}
 	}
 	return ok
-}
-
-// checkSeekTagName mirrors the structured_log receiver's rule: the name is a
-// header member and part of the lock file's name.
-func checkSeekTagName(name string) error {
-	switch name {
-	case "":
-		return errors.New("must not be empty")
-	case "source", "version", "time":
-		return fmt.Errorf("%q is a header member, not a seek tag", name)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return fmt.Errorf("%q: the structured_log receiver takes letters, digits, '_', '-' and '.' only", name)
-		}
-	}
-	return nil
 }
 
 // checkMatchMode mirrors the structured_log receiver's message_match_mode.

@@ -240,7 +240,7 @@ func TestOmniverseErrors(t *testing.T) {
 		{"empty token URL", tx(`"endpoint": "https://a.example", "authTokenUrl": ""`), `/telemetry/transmitter/authTokenUrl: must not be empty`},
 		{"empty schemas list", tx(`"endpoint": "https://a.example", "schemasUrl": []`), `/telemetry/transmitter/schemasUrl: must name at least one URL or path, and no empty one`},
 		{"seek tag with a space", tx(`"endpoint": "https://a.example", "seekTagName": "my seek"`),
-			`/telemetry/transmitter/seekTagName: "my seek": the structured_log receiver takes letters, digits, '_', '-' and '.' only`},
+			`/telemetry/transmitter/seekTagName: "my seek": use letters, digits, '_', '-' and '.' only`},
 		{"seek tag is a header member", tx(`"endpoint": "https://a.example", "seekTagName": "time"`), `/telemetry/transmitter/seekTagName: "time" is a header member, not a seek tag`},
 		{"match mode", tx(`"endpoint": "https://a.example", "messageMatchMode": "staging"`),
 			`/telemetry/transmitter/messageMatchMode: "staging" is not all, matching, matching+, or a comma list of test, dev and prod`},

@@ -242,25 +242,21 @@ func normalize(v any) (any, error) {
 		}
 		return out, nil
 	case []map[string]any: // TOML arrays of tables
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
+		return normalizeSlice(x)
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalize(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
+		return normalizeSlice(x)
 	}
 	return nil, fmt.Errorf("unsupported value %v (%T)", v, v)
+}
+
+func normalizeSlice[E any](x []E) ([]any, error) {
+	out := make([]any, len(x))
+	for i, e := range x {
+		n, err := normalize(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
 }

@@ -171,6 +171,33 @@ func parseObject(b []byte) ([]member, error) {
 	return members, nil
 }
 
+// CheckSeekTagName reports whether name can be a seek tag: a header member
+// that is not one of the header's own ("source", "version", "time"), made
+// of letters, digits, '_', '-' and '.' only, so that it can also be part of
+// a lock file's name.
+func CheckSeekTagName(name string) error {
+	switch name {
+	case "":
+		return errors.New("must not be empty")
+	case "source", "version", "time":
+		return fmt.Errorf("%q is a header member, not a seek tag", name)
+	}
+	for _, r := range name {
+		if !tagNameChar(r) {
+			return fmt.Errorf("%q: use letters, digits, '_', '-' and '.' only", name)
+		}
+	}
+	return nil
+}
+
+func tagNameChar(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return r == '_' || r == '-' || r == '.'
+}
+
 // withTag returns the header line with tag name set to off, of exactly h.Len
 // bytes.
 func (h Header) withTag(name string, off int64) ([]byte, error) {

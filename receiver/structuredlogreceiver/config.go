@@ -89,7 +89,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("start_at: %q is not one of beginning, end", c.StartAt))
 	}
-	if err := checkSeekTagName(c.SeekTagName); err != nil {
+	if err := structuredlog.CheckSeekTagName(c.SeekTagName); err != nil {
 		errs = append(errs, fmt.Errorf("seek_tag_name: %w", err))
 	}
 	if c.MaxBatchEvents < 1 {
@@ -125,31 +125,6 @@ func checkPattern(p string) error {
 		return fmt.Errorf("pattern %q: %w", p, err)
 	}
 	return nil
-}
-
-// checkSeekTagName keeps the name usable both as a header member and inside
-// the lock file's name.
-func checkSeekTagName(name string) error {
-	switch name {
-	case "":
-		return errors.New("must not be empty")
-	case "source", "version", "time":
-		return fmt.Errorf("%q is a header member, not a seek tag", name)
-	}
-	for _, r := range name {
-		if !tagNameChar(r) {
-			return fmt.Errorf("%q: use letters, digits, '_', '-' and '.' only", name)
-		}
-	}
-	return nil
-}
-
-func tagNameChar(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	}
-	return r == '_' || r == '-' || r == '.'
 }
 
 // parseMode accepts exactly prod, dev and test.
