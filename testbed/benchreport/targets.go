@@ -212,6 +212,22 @@ var Paths = []Path{
 		},
 	},
 	{
+		// Issue 13 asks for these figures; DESIGN.md §6 sets no bound.
+		Name: "Kafka tier: structured log → agent → Kafka (loopback broker) → gateway → cloudevents (JSON lines), beside the direct path on the same events, in the same run",
+		Targets: []Target{
+			{What: "through Kafka, events/s", Figure: Metric{e2e, "BenchmarkKafkaTier/agent-kafka-gateway", "events/s"}},
+			{What: "direct, events/s", Figure: Metric{e2e, "BenchmarkKafkaTier/direct", "events/s"}},
+			{What: "through Kafka ÷ direct, events/s", Figure: Ratio{
+				Metric{e2e, "BenchmarkKafkaTier/agent-kafka-gateway", "events/s"},
+				Metric{e2e, "BenchmarkKafkaTier/direct", "events/s"},
+			}},
+			{What: "gateway, CPU per event", Figure: Metric{e2e, "BenchmarkKafkaTier/agent-kafka-gateway", "gateway-cpu-µs/event"}},
+			{What: "agent, CPU per event", Figure: Metric{e2e, "BenchmarkKafkaTier/agent-kafka-gateway", "agent-cpu-µs/event"}},
+			{What: "direct, CPU per event", Figure: Metric{e2e, "BenchmarkKafkaTier/direct", "cpu-µs/event"}},
+			{What: "gateway, peak RSS", Figure: Metric{e2e, "BenchmarkKafkaTier/agent-kafka-gateway", "gateway-peak-RSS-MiB"}},
+		},
+	},
+	{
 		Name: "datastore failover",
 		Targets: []Target{
 			{What: "standby delivers after the leader's `kill -9`", Bound: Bound{Text: "within 15 s, nothing lost"},
