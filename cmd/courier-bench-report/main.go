@@ -37,7 +37,7 @@ func run(in, out string, machine bool) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	results, err := benchreport.Parse(f)
 	if err != nil {
 		return err

@@ -34,27 +34,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	res, err := translate(args, stdin, stderr)
 	switch {
 	case errors.Is(err, errUsage):
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage)
 		return 2
 	case err != nil:
 		// A translation reports all its errors, one per line.
 		for line := range strings.SplitSeq(err.Error(), "\n") {
-			fmt.Fprintf(stderr, "courier-config: %s\n", line)
+			_, _ = fmt.Fprintf(stderr, "courier-config: %s\n", line)
 		}
 		return 1
 	}
 	for _, w := range res.result.Warnings {
-		fmt.Fprintf(stderr, "courier-config: warning: %s\n", w)
+		_, _ = fmt.Fprintf(stderr, "courier-config: warning: %s\n", w)
 	}
 	for _, n := range res.result.Notes {
-		fmt.Fprintf(stderr, "courier-config: note: %s\n", n)
+		_, _ = fmt.Fprintf(stderr, "courier-config: note: %s\n", n)
 	}
 	if res.strict && len(res.result.Warnings) > 0 {
-		fmt.Fprintf(stderr, "courier-config: %d setting(s) not translated; failing because of -strict\n", len(res.result.Warnings))
+		_, _ = fmt.Fprintf(stderr, "courier-config: %d setting(s) not translated; failing because of -strict\n", len(res.result.Warnings))
 		return 1
 	}
 	if _, err := stdout.Write(res.result.Config); err != nil {
-		fmt.Fprintf(stderr, "courier-config: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "courier-config: %v\n", err)
 		return 1
 	}
 	return 0

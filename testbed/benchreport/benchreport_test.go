@@ -21,7 +21,7 @@ func parseFile(t *testing.T, name string) *Results {
 	t.Helper()
 	f, err := os.Open(name)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	r, err := Parse(f)
 	require.NoError(t, err)
 	return r

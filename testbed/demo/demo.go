@@ -87,7 +87,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	defer func() {
 		if o.Keep {
-			fmt.Fprintf(o.Out, "Kept %s (config.yaml, collector.log, logs/, dead-letter/).\n", work)
+			_, _ = fmt.Fprintf(o.Out, "Kept %s (config.yaml, collector.log, logs/, dead-letter/).\n", work)
 		} else {
 			_ = os.RemoveAll(work)
 		}
@@ -212,7 +212,7 @@ func (d *demo) preparePostgres(ctx context.Context) error {
 		return nil
 	}
 	if err := pgtest.Available(); err != nil {
-		fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL is not installed; to add it: %s.\n", pgtest.InstallHint)
+		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL is not installed; to add it: %s.\n", pgtest.InstallHint)
 		return nil
 	}
 	db, err := startNVSentinelDB(ctx)
@@ -220,7 +220,7 @@ func (d *demo) preparePostgres(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL did not start: %v\n", err)
+		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL did not start: %v\n", err)
 		return nil
 	}
 	d.db = db
@@ -247,15 +247,15 @@ func (d *demo) preparePostgres(ctx context.Context) error {
 
 func (d *demo) run(ctx context.Context) (*Summary, error) {
 	out := d.o.Out
-	fmt.Fprintf(out, "Omniverse: %d events in %s, approved schemas in approved-schemas.zip, consent in privacy.toml\n",
+	_, _ = fmt.Fprintf(out, "Omniverse: %d events in %s, approved schemas in approved-schemas.zip, consent in privacy.toml\n",
 		d.omni.lines(), d.path("logs"))
-	fmt.Fprintf(out, "  structured_log → schema_validation → old_events → cloudevents (jsonl, auth_token) → sink %s\n", d.omniURL)
+	_, _ = fmt.Fprintf(out, "  structured_log → schema_validation → old_events → cloudevents (jsonl, auth_token) → sink %s\n", d.omniURL)
 	if d.nv != nil {
-		fmt.Fprintf(out, "NVSentinel: %d health events in a throwaway PostgreSQL (%d stored before the start, %d inserted live)\n",
+		_, _ = fmt.Fprintf(out, "NVSentinel: %d health events in a throwaway PostgreSQL (%d stored before the start, %d inserted live)\n",
 			d.nv.total(), d.nv.History, d.nv.Live)
-		fmt.Fprintf(out, "  datastore → event_metadata → cel_filter → cloudevents (structured, oidc_client) → sink %s\n", d.nvSinkURL)
+		_, _ = fmt.Fprintf(out, "  datastore → event_metadata → cel_filter → cloudevents (structured, oidc_client) → sink %s\n", d.nvSinkURL)
 	}
-	fmt.Fprintf(out, "Collector: %s --config %s\n", d.o.Collector, d.path("config.yaml"))
+	_, _ = fmt.Fprintf(out, "Collector: %s --config %s\n", d.o.Collector, d.path("config.yaml"))
 
 	started := time.Now()
 	c, err := startCollector(d.o.Collector, d.path("config.yaml"), d.path("collector.log"))
@@ -272,23 +272,23 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	feedErr := d.feed(ctx)
 	sum, err := d.watch(ctx, started, deadline, feedErr)
 	if d.o.Live {
-		fmt.Fprintln(out)
+		_, _ = fmt.Fprintln(out)
 	}
 	if err != nil && ctx.Err() != nil {
 		return sum, ctx.Err()
 	}
 	if err != nil {
 		if sum != nil {
-			fmt.Fprintln(out)
+			_, _ = fmt.Fprintln(out)
 			sum.Print(out)
 		}
 		d.printLogTail()
 		return sum, err
 	}
 	if err := c.stop(15 * time.Second); err != nil {
-		fmt.Fprintf(out, "warning: the collector did not stop cleanly: %v\n", err)
+		_, _ = fmt.Fprintf(out, "warning: the collector did not stop cleanly: %v\n", err)
 	}
-	fmt.Fprintln(out)
+	_, _ = fmt.Fprintln(out)
 	sum.Print(out)
 	if m := sum.Mismatches(); len(m) > 0 {
 		d.printLogTail()
@@ -491,9 +491,9 @@ func (d *demo) progress(s *Summary, elapsed time.Duration) {
 	line := fmt.Sprintf("[%3.0fs] read %d/%d · delivered %d/%d · dropped %d/%d · dead-lettered %d/%d",
 		elapsed.Seconds(), read, wantRead, delivered, wantDelivered, dropped, wantDropped, dl, wantDL)
 	if d.o.Live {
-		fmt.Fprintf(d.o.Out, "\r\033[K%s", line)
+		_, _ = fmt.Fprintf(d.o.Out, "\r\033[K%s", line)
 	} else {
-		fmt.Fprintln(d.o.Out, line)
+		_, _ = fmt.Fprintln(d.o.Out, line)
 	}
 }
 
@@ -508,7 +508,7 @@ func (d *demo) printLogTail() {
 	if len(lines) > 20 {
 		lines = lines[len(lines)-20:]
 	}
-	fmt.Fprintf(d.o.Out, "--- last lines of the collector's log (%s):\n%s\n---\n", d.path("collector.log"), strings.Join(lines, "\n"))
+	_, _ = fmt.Fprintf(d.o.Out, "--- last lines of the collector's log (%s):\n%s\n---\n", d.path("collector.log"), strings.Join(lines, "\n"))
 }
 
 // deadLetterLines counts the events in the dead-letter files of one

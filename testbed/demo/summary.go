@@ -106,21 +106,21 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	for i, sec := range s.Sections {
 		if i > 0 {
-			fmt.Fprintln(w)
+			_, _ = fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s\n  %-*s %8s %8s  %s\n", sec.Title, width, "", "got", "expected", "from (metrics: courier.…)")
+		_, _ = fmt.Fprintf(w, "%s\n  %-*s %8s %8s  %s\n", sec.Title, width, "", "got", "expected", "from (metrics: courier.…)")
 		for _, r := range sec.Rows {
 			mark := ""
 			if r.Got != r.Want {
 				mark = "  <- MISMATCH"
 			}
-			fmt.Fprintf(w, "  %-*s %8d %8d  %s%s\n", width, r.What, r.Got, r.Want, strings.TrimPrefix(r.From, "courier."), mark)
+			_, _ = fmt.Fprintf(w, "  %-*s %8d %8d  %s%s\n", width, r.What, r.Got, r.Want, strings.TrimPrefix(r.From, "courier."), mark)
 		}
 	}
 	if m := s.Mismatches(); len(m) > 0 {
-		fmt.Fprintf(w, "\nFAIL: %d number(s) differ from what the demo wrote.\n", len(m))
+		_, _ = fmt.Fprintf(w, "\nFAIL: %d number(s) differ from what the demo wrote.\n", len(m))
 	} else {
-		fmt.Fprintln(w, "\nOK: every number is the expected one.")
+		_, _ = fmt.Fprintln(w, "\nOK: every number is the expected one.")
 	}
 }
 

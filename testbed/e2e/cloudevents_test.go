@@ -80,17 +80,6 @@ func (s *ceSink) distinct() int {
 	return len(s.ids)
 }
 
-// duplicates is the number of deliveries beyond the first, over all ids.
-func (s *ceSink) duplicates() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.ids {
-		n += c - 1
-	}
-	return n
-}
-
 // ceLogs makes n CloudEvents as log records, ids prefix-0 … prefix-(n-1).
 func ceLogs(t *testing.T, prefix string, n int) (plog.Logs, []string) {
 	t.Helper()
