@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -67,6 +68,18 @@ func startAllComponents(t *testing.T, sinkURL string, prepare func(c *allCompone
 		"COURIER_E2E_SINK_URL=" + sinkURL,
 	}
 	c.Collector = testutil.StartCollector(t, bin, env, "--config", cfg)
+	return c
+}
+
+// startHealthy starts the built binary with env and args, a free port for
+// its health_check in COURIER_E2E_HEALTH_PORT, and waits at most timeout
+// until the health check answers 200.
+func startHealthy(t testing.TB, timeout time.Duration, env []string, args ...string) *testutil.Collector {
+	t.Helper()
+	health := testutil.FreePorts(t, 1)[0]
+	env = append(slices.Clip(env), fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health))
+	c := testutil.StartCollector(t, testutil.CollectorBinary(t), env, args...)
+	c.WaitUntil(timeout, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
 	return c
 }
 

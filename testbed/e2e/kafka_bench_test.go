@@ -25,8 +25,8 @@ func BenchmarkKafkaTier(b *testing.B) {
 		benchmarkPipeline(b, countLines, func(b *testing.B, logDir, schemaDir, sinkURL string) []*testutil.Collector {
 			run++ // a topic per run: nothing of an earlier run is read again
 			env := []string{"COURIER_E2E_KAFKA_BROKER=" + broker, fmt.Sprintf("COURIER_E2E_KAFKA_TOPIC=bench-%d", run)}
-			agent := startBenchCollectorEnv(b, "testdata/kafka_agent.yaml", logDir, schemaDir, sinkURL, env)
-			gateway := startBenchCollectorEnv(b, "testdata/kafka_gateway.yaml", logDir, schemaDir, sinkURL,
+			agent := startBenchCollector(b, "testdata/kafka_agent.yaml", logDir, schemaDir, sinkURL, env)
+			gateway := startBenchCollector(b, "testdata/kafka_gateway.yaml", logDir, schemaDir, sinkURL,
 				append(env, "COURIER_E2E_DEAD_LETTER_DIR="+b.TempDir()), jsonl)
 			return []*testutil.Collector{agent, gateway}
 		}, "agent", "gateway")

@@ -55,19 +55,6 @@ func startKafkaBroker(t testing.TB, bin string, port int) string {
 	return string(bytes.TrimSpace([]byte(addr)))
 }
 
-// kafkaCollector starts the built binary with one of the Kafka tier's
-// configs and waits until it is healthy.
-func kafkaCollector(t *testing.T, config string, env ...string) *testutil.Collector {
-	t.Helper()
-	health := testutil.FreePorts(t, 1)[0]
-	env = append(env, fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health))
-	c := testutil.StartCollector(t, testutil.CollectorBinary(t), env, "--config=testdata/"+config)
-	c.WaitUntil(deliveryTimeout, "collector healthy", func() error {
-		return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health))
-	})
-	return c
-}
-
 // TestKafkaTier runs README "At fleet scale": node agent → Kafka → gateway
 // → sink, with the real Kafka protocol (testbed/kafka). The agent's seek
 // tag stays put while the broker is down and moves once Kafka has
@@ -84,7 +71,7 @@ func TestKafkaTier(t *testing.T) {
 
 	port := testutil.FreePorts(t, 1)[0]
 	brokerAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	agent := kafkaCollector(t, "kafka_agent.yaml", "COURIER_E2E_LOG_DIR="+logDir, "COURIER_E2E_KAFKA_BROKER="+brokerAddr)
+	agent := startHealthy(t, deliveryTimeout, []string{"COURIER_E2E_LOG_DIR=" + logDir, "COURIER_E2E_KAFKA_BROKER=" + brokerAddr}, "--config=testdata/kafka_agent.yaml")
 
 	// No broker yet: nothing is acknowledged, so the seek tag stays at
 	// the start.
@@ -111,7 +98,7 @@ func TestKafkaTier(t *testing.T) {
 		"COURIER_E2E_KAFKA_BROKER=" + brokerAddr, "COURIER_E2E_SINK_URL=" + sink.URL,
 		"COURIER_E2E_DEAD_LETTER_DIR=" + t.TempDir(),
 	}
-	gateway := kafkaCollector(t, "kafka_gateway.yaml", gatewayEnv...)
+	gateway := startHealthy(t, deliveryTimeout, gatewayEnv, "--config=testdata/kafka_gateway.yaml")
 	gateway.WaitUntil(deliveryTimeout, "the gateway trying the sink", func() error {
 		if n := sink.refused.Load(); n < 20 {
 			return fmt.Errorf("%d requests refused", n)
@@ -124,7 +111,7 @@ func TestKafkaTier(t *testing.T) {
 	}
 
 	// A new gateway resumes from the committed offsets once the sink is back.
-	gateway = kafkaCollector(t, "kafka_gateway.yaml", gatewayEnv...)
+	gateway = startHealthy(t, deliveryTimeout, gatewayEnv, "--config=testdata/kafka_gateway.yaml")
 	sink.refuse.Store(0)
 	gateway.WaitUntil(2*deliveryTimeout, "every event delivered through Kafka", func() error { return sink.check(want) })
 	t.Logf("%d events through Kafka, %d duplicates", events, sink.duplicates())
@@ -136,7 +123,7 @@ func TestKafkaTier(t *testing.T) {
 
 	// The same file straight to a sink: the events must be identical.
 	direct := newLinesSink(t)
-	d := kafkaCollector(t, "kafka_direct.yaml", "COURIER_E2E_LOG_DIR="+directDir, "COURIER_E2E_SINK_URL="+direct.URL)
+	d := startHealthy(t, deliveryTimeout, []string{"COURIER_E2E_LOG_DIR=" + directDir, "COURIER_E2E_SINK_URL=" + direct.URL}, "--config=testdata/kafka_direct.yaml")
 	d.WaitUntil(2*deliveryTimeout, "every event delivered directly", func() error { return direct.check(want) })
 	if err := d.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
@@ -161,11 +148,7 @@ func seekTag(path string) (int64, error) {
 		return 0, err
 	}
 	defer func() { _ = f.Close() }()
-	line, err := bufio.NewReader(f).ReadBytes('\n')
-	if err != nil {
-		return 0, err
-	}
-	h, err := structuredlog.ParseHeader(line)
+	h, err := structuredlog.ReadHeader(f)
 	if err != nil {
 		return 0, err
 	}

@@ -238,17 +238,13 @@ func closeHistory() {
 
 // startBench runs testdata/nvsentinel_bench.yaml reading as client.
 func (e *nvEnv) startBench(b *testing.B, sinkURL, client string, args ...string) *testutil.Collector {
-	health := testutil.FreePorts(b, 1)[0]
-	c := testutil.StartCollector(b, testutil.CollectorBinary(b), []string{
+	return startHealthy(b, time.Minute, []string{
 		"COURIER_E2E_PG_DSN=" + e.dsn,
 		"COURIER_E2E_SINK_URL=" + sinkURL,
-		"COURIER_E2E_TOKEN_URL=" + e.tokens.URL,
+		"COURIER_E2E_TOKEN_URL=" + e.tokens.url,
 		"COURIER_E2E_SECRET_FILE=" + e.secretFile,
 		"COURIER_E2E_CLIENT_NAME=" + client,
-		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
 	}, append([]string{"--config=testdata/nvsentinel_bench.yaml"}, args...)...)
-	c.WaitUntil(time.Minute, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
-	return c
 }
 
 // freshDB points e at a new empty database (NVSentinel's schema).

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,35 +20,28 @@ import (
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/testbed/loadgen"
+	"github.com/courier-otel/courier/testbed/tokenserver"
 )
 
-// tokenServer is an OAuth 2.0 token endpoint (client credentials) on
-// loopback: it checks the client's id and secret and hands out tokens.
-type tokenServer struct {
-	*httptest.Server
-	issued atomic.Int64
-}
-
+// The client credentials testdata/nvsentinel*.yaml log in with at the
+// testbed's token server.
 const (
 	nvClientID     = "nvsentinel-exporter"
 	nvClientSecret = "s3cret-of-the-e2e-test"
 )
 
+// tokenServer is testbed/tokenserver on loopback; url is its token
+// endpoint.
+type tokenServer struct {
+	*tokenserver.Server
+	url string
+}
+
 func newTokenServer(t testing.TB) *tokenServer {
-	ts := &tokenServer{}
-	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, secret, ok := r.BasicAuth()
-		if err := r.ParseForm(); err != nil || !ok || id != nvClientID || secret != nvClientSecret ||
-			r.PostForm.Get("grant_type") != "client_credentials" {
-			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
-			return
-		}
-		n := ts.issued.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token":"e2e-token-%d","token_type":"Bearer","expires_in":3600}`, n)
-	}))
-	t.Cleanup(ts.Close)
-	return ts
+	ts := tokenserver.New(tokenserver.Config{ClientID: nvClientID, ClientSecret: nvClientSecret})
+	srv := httptest.NewServer(ts)
+	t.Cleanup(srv.Close)
+	return &tokenServer{Server: ts, url: srv.URL + "/token"}
 }
 
 // nvEnv runs testdata/nvsentinel.yaml against a throwaway PostgreSQL with
@@ -103,7 +95,7 @@ func (e *nvEnv) start(t testing.TB, sinkURL string) *testutil.Collector {
 	c := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
 		"COURIER_E2E_PG_DSN=" + e.dsn,
 		"COURIER_E2E_SINK_URL=" + sinkURL,
-		"COURIER_E2E_TOKEN_URL=" + e.tokens.URL,
+		"COURIER_E2E_TOKEN_URL=" + e.tokens.url,
 		"COURIER_E2E_SECRET_FILE=" + e.secretFile,
 		"COURIER_E2E_DEAD_LETTER_DIR=" + e.deadLetter,
 		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
@@ -244,9 +236,15 @@ func TestNVSentinelPipeline(t *testing.T) {
 		if ok, err := jsontest.Equal([]byte(want), r.Event); err != nil || !ok {
 			t.Errorf("event %s:\n got  %s\n want %s (%v)", id, r.Event, want, err)
 		}
-		if r.Authorization != "Bearer e2e-token-1" {
-			t.Errorf("Authorization %q, want the token server's first token", r.Authorization)
+		if r.Authorization != got[0].Authorization {
+			t.Errorf("Authorization %q, want the token of the first event, %q", r.Authorization, got[0].Authorization)
 		}
+	}
+	if token, ok := strings.CutPrefix(got[0].Authorization, "Bearer "); !ok || !e.tokens.Valid(token) {
+		t.Errorf("Authorization %q is not a bearer token the token server issued", got[0].Authorization)
+	}
+	if n := e.tokens.Stats().Issued; n != 1 {
+		t.Errorf("the token server issued %d tokens, want 1", n)
 	}
 	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)

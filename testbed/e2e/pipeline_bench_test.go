@@ -115,7 +115,7 @@ type starter func(b *testing.B, logDir, schemaDir, sinkURL string) []*testutil.C
 // command-line arguments args.
 func oneCollector(config string, args ...string) starter {
 	return func(b *testing.B, logDir, schemaDir, sinkURL string) []*testutil.Collector {
-		return []*testutil.Collector{startBenchCollector(b, config, logDir, schemaDir, sinkURL, args...)}
+		return []*testutil.Collector{startBenchCollector(b, config, logDir, schemaDir, sinkURL, nil, args...)}
 	}
 }
 
@@ -211,23 +211,14 @@ func benchmarkPipeline(b *testing.B, count counter, start starter, names ...stri
 	}
 }
 
-// startBenchCollector starts the built binary with a benchmark config (and
-// extra command-line arguments) and waits until it is healthy.
-func startBenchCollector(b *testing.B, config, logDir, schemaDir, sinkURL string, args ...string) *testutil.Collector {
-	return startBenchCollectorEnv(b, config, logDir, schemaDir, sinkURL, nil, args...)
-}
-
-// startBenchCollectorEnv is startBenchCollector with more environment
-// variables env.
-func startBenchCollectorEnv(b *testing.B, config, logDir, schemaDir, sinkURL string, env []string, args ...string) *testutil.Collector {
-	health := testutil.FreePorts(b, 1)[0]
-	c := testutil.StartCollector(b, testutil.CollectorBinary(b), append([]string{
+// startBenchCollector starts the built binary with a benchmark config, more
+// environment variables env and command-line arguments args, and waits
+// until it is healthy.
+func startBenchCollector(b *testing.B, config, logDir, schemaDir, sinkURL string, env []string, args ...string) *testutil.Collector {
+	return startHealthy(b, time.Minute, append([]string{
 		"COURIER_E2E_LOG_DIR=" + logDir, "COURIER_E2E_SCHEMA_DIR=" + schemaDir, "COURIER_E2E_SINK_URL=" + sinkURL,
-		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
 		fmt.Sprintf("COURIER_E2E_OTLP_HTTP_PORT=%d", testutil.FreePorts(b, 1)[0]),
 	}, env...), append([]string{"--config=" + config}, args...)...)
-	c.WaitUntil(time.Minute, "collector healthy", func() error { return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", health)) })
-	return c
 }
 
 // BenchmarkIdleCPU measures what a collector costs when nothing happens:
@@ -247,7 +238,7 @@ func BenchmarkIdleCPU(b *testing.B) {
 			schemas := schemaregistrytest.WriteSchemas(b)
 			var cpu time.Duration
 			for b.Loop() {
-				c := startBenchCollector(b, tc.config, b.TempDir(), schemas, sink.URL)
+				c := startBenchCollector(b, tc.config, b.TempDir(), schemas, sink.URL, nil)
 				time.Sleep(2 * time.Second) // past the start-up work
 				before := cpuTime(b, c.Pid())
 				time.Sleep(idleWindow)
