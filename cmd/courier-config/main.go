@@ -75,7 +75,7 @@ func translate(args []string, stdin io.Reader, stderr io.Writer) (translation, e
 	strict := fs.Bool("strict", false, "fail when a setting is not translated")
 	var opts configtranslate.NVSentinelOptions
 	if args[0] == "nvsentinel" {
-		fs.StringVar(&opts.Provider, "provider", configtranslate.ProviderPostgreSQL, "datastore: postgresql or mongodb")
+		fs.StringVar(&opts.Provider, "provider", "", "datastore: postgresql or mongodb (default: global.datastore.provider of the values, else NVSentinel's default, mongodb)")
 		fs.StringVar(&opts.OIDCSecretFile, "oidc-secret-file", configtranslate.DefaultOIDCSecretFile, "where the OIDC client secret is mounted")
 	}
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {

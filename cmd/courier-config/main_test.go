@@ -84,7 +84,8 @@ func TestNVSentinelFlags(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "uri: ${env:COURIER_DATASTORE_URI}\n")
 	assert.Contains(t, stdout, "client_secret_file: /run/oidc/secret ")
-	assert.Contains(t, stderr, "courier-config: note: values: only event-exporter is translated; not read: global\n")
+	assert.Contains(t, stdout, "provider: mongodb # courier-config -provider\n")
+	assert.Contains(t, stderr, "courier-config: note: event-exporter.resources: a Kubernetes setting of the Helm chart, not part of the collector config\n")
 
 	code, _, stderr = runCmd(t, "", "nvsentinel", "-provider", "redis", filepath.Join(testdata, "nvsentinel", "seed_values.yaml"))
 	assert.Equal(t, 1, code)

@@ -55,6 +55,8 @@ type ceExporter struct {
 	dl         *deadletter.Writer
 	warnLimit  *rate.Limiter
 	suppressed atomic.Int64
+	// placeholders holds the receiver IDs warnPlaceholders warned about.
+	placeholders sync.Map
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -253,6 +255,7 @@ func (e *ceExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.client == nil {
 		return errors.New("cloudevents exporter is not started")
 	}
+	e.warnPlaceholders(ld)
 	refs := collect(ld)
 	p := &push{}
 	if e.cfg.Encoding.perEvent() {

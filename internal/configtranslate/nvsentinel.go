@@ -27,7 +27,10 @@ const DefaultOIDCSecretFile = "/etc/otelcol-courier-secrets/oidc/oidc-client-sec
 // NVSentinelOptions are the parts of an NVSentinel deployment that the
 // event-exporter's values do not hold.
 type NVSentinelOptions struct {
-	// Provider is the datastore: postgresql (default) or mongodb.
+	// Provider is the datastore: postgresql or mongodb. Empty reads it as
+	// NVSentinel's chart does: global.datastore.provider when the values
+	// have a global.datastore block, otherwise NVSentinel's default, the
+	// in-cluster MongoDB.
 	Provider string
 	// OIDCSecretFile is the mounted client secret; DefaultOIDCSecretFile
 	// when empty.
@@ -48,10 +51,7 @@ var deploymentKeys = []string{
 // with oidc_client (SPEC.md A.5). The datastore connection is not in those
 // values: the config reads it from the environment.
 func NVSentinel(data []byte, name string, opts NVSentinelOptions) (*Result, error) {
-	if opts.Provider == "" {
-		opts.Provider = ProviderPostgreSQL
-	}
-	if opts.Provider != ProviderPostgreSQL && opts.Provider != ProviderMongoDB {
+	if opts.Provider != "" && opts.Provider != ProviderPostgreSQL && opts.Provider != ProviderMongoDB {
 		return nil, fmt.Errorf("provider %q is not %s or %s", opts.Provider, ProviderPostgreSQL, ProviderMongoDB)
 	}
 	if opts.OIDCSecretFile == "" {
@@ -71,21 +71,77 @@ func NVSentinel(data []byte, name string, opts NVSentinelOptions) (*Result, erro
 	}
 	r := &report{}
 	block := newObject(r, "", ".", doc)
+	var provider providerChoice
 	if block.has("event-exporter") {
 		top := block
 		var ok bool
 		if block, ok = top.obj("event-exporter"); !ok {
 			return nil, r.err()
 		}
+		provider = readProvider(top)
 		if others := top.unread(); len(others) > 0 {
-			r.notef("values", "only event-exporter is translated; not read: %s", strings.Join(others, ", "))
+			r.notef("values", "only event-exporter and global.datastore are translated; not read: %s", strings.Join(others, ", "))
 		}
+	} else {
+		// The exporter's own values (a subchart's view) hold global: too.
+		provider = readProvider(block)
 	}
+	opts.Provider = provider.resolve(r, opts.Provider)
 	nv := readNVSentinel(block)
 	if err := r.err(); err != nil {
 		return nil, err
 	}
-	return buildNVSentinel(r, name, opts, nv)
+	return buildNVSentinel(r, name, opts, provider, nv)
+}
+
+// providerChoice is the datastore provider the values name, if any, and
+// the comment that says where the config's provider came from.
+type providerChoice struct {
+	fromValues string // global.datastore.provider; "" when the values have no global.datastore
+	why        string
+}
+
+// readProvider reads global.datastore.provider, as NVSentinel's chart
+// does: a global.datastore block switches every component to its provider.
+func readProvider(top *object) providerChoice {
+	global, ok := top.obj("global")
+	if !ok {
+		return providerChoice{}
+	}
+	ds, ok := global.obj("datastore")
+	if !ok {
+		return providerChoice{}
+	}
+	p, _ := ds.str("provider")
+	if p == "" {
+		// NVSentinel's templates compare provider with "postgresql":
+		// anything else is MongoDB.
+		p = ProviderMongoDB
+	}
+	if p != ProviderPostgreSQL && p != ProviderMongoDB {
+		top.r.errorf("global.datastore.provider", "%q is not %s or %s", p, ProviderPostgreSQL, ProviderMongoDB)
+	}
+	return providerChoice{fromValues: p}
+}
+
+// resolve picks the provider: the flag when given, else the values', else
+// NVSentinel's default (in-cluster MongoDB).
+func (c *providerChoice) resolve(r *report, flag string) string {
+	switch {
+	case flag != "" && c.fromValues != "" && flag != c.fromValues:
+		r.warnf("global.datastore.provider", "is %s, but courier-config -provider %s wins", c.fromValues, flag)
+		c.why = "courier-config -provider"
+		return flag
+	case flag != "":
+		c.why = "courier-config -provider"
+		return flag
+	case c.fromValues != "":
+		c.why = "global.datastore.provider"
+		return c.fromValues
+	default:
+		c.why = "no global.datastore: NVSentinel's default, the in-cluster MongoDB"
+		return ProviderMongoDB
+	}
 }
 
 // nvsentinel holds the event-exporter values that reach the collector config.
@@ -296,7 +352,7 @@ func intKey(o *object, key string, lowest int64, dst node, to string) {
 	dst.set(to, v, "")
 }
 
-func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsentinel) (*Result, error) {
+func buildNVSentinel(r *report, name string, opts NVSentinelOptions, provider providerChoice, nv *nvsentinel) (*Result, error) {
 	root := newNode()
 	var env []string
 	useEnv := func(name, why string) string {
@@ -305,7 +361,7 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 	}
 
 	ds := root.child("receivers").child("datastore")
-	ds.set("provider", opts.Provider, "not in the event-exporter values: courier-config -provider")
+	ds.set("provider", opts.Provider, provider.why)
 	switch opts.Provider {
 	case ProviderPostgreSQL:
 		ds.child("postgresql").set("dsn", useEnv(EnvDatastoreDSN, "PostgreSQL connection string of NVSentinel's datastore (a secret)"), "")
@@ -334,7 +390,6 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, nv *nvsenti
 	}
 	em.set("metadata", md, nv.metadataFrom)
 	em.set("source", "nvsentinel://{cluster}/healthevents", "")
-	em.set("overwrite", true, "replace the receiver's placeholder source")
 	pipelineProcessors := []string{"event_metadata"}
 	if nv.filter != "" {
 		processors.child("cel_filter").set("expression", nv.filter, nv.at("filter.expression"))

@@ -20,7 +20,6 @@ func TestNVSentinelGolden(t *testing.T) {
 			file: "seed_values.yaml",
 			notes: []string{
 				"event-exporter.resources: a Kubernetes setting of the Helm chart, not part of the collector config",
-				"values: only event-exporter is translated; not read: global",
 			},
 		},
 		{
@@ -58,7 +57,7 @@ func TestNVSentinelMatchesE2EConfig(t *testing.T) {
 	// upstream exporter's filter documentation shows.
 	data = []byte(strings.Replace(string(data), "    workers: 10\n",
 		"    workers: 10\n    filter:\n      expression: \"event.recommendedAction != 'NONE'\"\n", 1))
-	res, err := NVSentinel(data, "values.yaml", NVSentinelOptions{})
+	res, err := NVSentinel(data, "values.yaml", NVSentinelOptions{Provider: ProviderPostgreSQL})
 	require.NoError(t, err)
 	got := decodeConfig(t, res.Config)
 
@@ -138,9 +137,47 @@ func TestNVSentinelMongoDBResumeToken(t *testing.T) {
 		dig(cfg, "receivers", "datastore", "mongodb"))
 
 	// PostgreSQL keeps its tokens in its own table: the values are noted.
-	res, err = NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{})
+	res, err = NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{Provider: ProviderPostgreSQL})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"exporter.resumeToken: not used with PostgreSQL: the resume token is in NVSentinel's resume_tokens table"}, res.Notes)
+}
+
+// TestNVSentinelProvider: the datastore is read as NVSentinel's chart reads
+// it: global.datastore.provider when the values have global.datastore,
+// otherwise the in-cluster MongoDB; -provider wins, with a warning when it
+// contradicts the values.
+func TestNVSentinelProvider(t *testing.T) {
+	const exporter = "  exporter:\n    metadata: {cluster: c1}\n    sink: {endpoint: https://sink.example}\n"
+	tests := []struct {
+		name, values, flag, want, why string
+		warnings                      []string
+	}{
+		{name: "no global: NVSentinel's default", values: "event-exporter:\n" + exporter, want: ProviderMongoDB,
+			why: "no global.datastore: NVSentinel's default, the in-cluster MongoDB"},
+		{name: "global without datastore", values: "global:\n  eventExporter: {enabled: true}\nevent-exporter:\n" + exporter,
+			want: ProviderMongoDB, why: "no global.datastore: NVSentinel's default, the in-cluster MongoDB"},
+		{name: "postgresql", values: "global:\n  datastore: {provider: postgresql, connection: {host: pg}}\nevent-exporter:\n" + exporter,
+			want: ProviderPostgreSQL, why: "global.datastore.provider"},
+		{name: "external mongodb", values: "global:\n  datastore: {provider: mongodb, credentialsFromSecret: {name: s}}\nevent-exporter:\n" + exporter,
+			want: ProviderMongoDB, why: "global.datastore.provider"},
+		{name: "a subchart's values", values: "global:\n  datastore: {provider: postgresql}\n" + strings.ReplaceAll(exporter, "\n  ", "\n")[2:],
+			want: ProviderPostgreSQL, why: "global.datastore.provider"},
+		{name: "the flag", values: "event-exporter:\n" + exporter, flag: ProviderPostgreSQL, want: ProviderPostgreSQL, why: "courier-config -provider"},
+		{name: "the flag against the values", values: "global:\n  datastore: {provider: postgresql}\nevent-exporter:\n" + exporter,
+			flag: ProviderMongoDB, want: ProviderMongoDB, why: "courier-config -provider",
+			warnings: []string{"global.datastore.provider: is postgresql, but courier-config -provider mongodb wins"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := NVSentinel([]byte(tt.values), "values.yaml", NVSentinelOptions{Provider: tt.flag})
+			require.NoError(t, err)
+			assert.Equal(t, tt.warnings, res.Warnings)
+			assert.Equal(t, tt.want, dig(decodeConfig(t, res.Config), "receivers", "datastore", "provider"))
+			assert.Contains(t, string(res.Config), "provider: "+tt.want+" # "+tt.why)
+		})
+	}
+	_, err := NVSentinel([]byte("global:\n  datastore: {provider: redis}\nevent-exporter:\n"+exporter), "v.yaml", NVSentinelOptions{})
+	require.EqualError(t, err, `global.datastore.provider: "redis" is not postgresql or mongodb`)
 }
 
 func TestNVSentinelWarnings(t *testing.T) {

@@ -38,6 +38,16 @@ const (
 	AttrDataContentType = AttrPrefix + "datacontenttype"
 )
 
+// ResourceAttrPlaceholderSource marks a ResourceLogs whose records carry a
+// receiver's placeholder source (the datastore receiver's default
+// nvsentinel://unknown/healthevents) rather than one read from the data or
+// configured. Its value is the receiver's component ID. event_metadata
+// replaces such a source with its own whatever its overwrite setting, and
+// removes the mark; the cloudevents exporter warns about marked records it
+// is asked to send. It is a resource attribute, so it costs nothing per
+// record and is never encoded.
+const ResourceAttrPlaceholderSource = "courier.source.placeholder"
+
 // SpecVersion is the only CloudEvents version Courier reads and writes.
 const SpecVersion = "1.0"
 

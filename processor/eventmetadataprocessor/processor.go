@@ -76,9 +76,15 @@ func newProcessor(set processor.Settings, cfg *Config) (*eventMetadata, error) {
 func (p *eventMetadata) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	var n, notObject, conflict int64
 	for _, rl := range ld.ResourceLogs().All() {
+		placeholder := p.source != "" && rl.Resource().Attributes().Remove(cloudevent.ResourceAttrPlaceholderSource)
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
 				n++
+				if placeholder {
+					// A receiver's placeholder is not the event's own source:
+					// replace it whatever overwrite says.
+					lr.Attributes().PutStr(cloudevent.AttrSource, p.source)
+				}
 				switch p.apply(lr) {
 				case skipDataNotObject:
 					notObject++

@@ -143,3 +143,29 @@ func BenchmarkProcess(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/event")
 }
+
+// TestPlaceholderSource: a source a receiver marked as its placeholder is
+// replaced without overwrite, and the mark is removed; an unmarked source
+// from the data still wins, in the same request.
+func TestPlaceholderSource(t *testing.T) {
+	cfg := &Config{Metadata: map[string]string{"cluster": "prod"}, Source: "nvsentinel://{cluster}/healthevents"}
+	h := testutil.NewProcessorHarness(t, NewFactory(), cfg, nil)
+	ld := plog.NewLogs()
+	marked := ld.ResourceLogs().AppendEmpty()
+	marked.Resource().Attributes().PutStr(cloudevent.ResourceAttrPlaceholderSource, "datastore")
+	marked.ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes().PutStr(cloudevent.AttrSource, "nvsentinel://unknown/healthevents")
+	ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty().Attributes().PutStr(cloudevent.AttrSource, "from-data")
+	if err := h.Proc.ConsumeLogs(context.Background(), ld); err != nil {
+		t.Fatal(err)
+	}
+	got := h.Sink.AllLogs()[0].ResourceLogs()
+	if _, ok := got.At(0).Resource().Attributes().Get(cloudevent.ResourceAttrPlaceholderSource); ok {
+		t.Error("the placeholder mark is still there after the source was set")
+	}
+	for i, want := range []string{"nvsentinel://prod/healthevents", "from-data"} {
+		src, _ := got.At(i).ScopeLogs().At(0).LogRecords().At(0).Attributes().Get(cloudevent.AttrSource)
+		if src.Str() != want {
+			t.Errorf("resource %d: source %q, want %q", i, src.Str(), want)
+		}
+	}
+}

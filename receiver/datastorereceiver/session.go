@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/pkg/cloudevent"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/ackwindow"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/healthevent"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
@@ -178,7 +179,14 @@ func (s *session) writeTokens() {
 // events (counted and logged when count is set, i.e. the first time).
 func (s *session) decode(b batch, d *healthevent.Decoder, count bool) (plog.Logs, int) {
 	ld := plog.NewLogs()
-	sl := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	rl := ld.ResourceLogs().AppendEmpty()
+	if s.r.cfg.EventSource == defaultEventSource {
+		// The placeholder is for event_metadata to replace; marking it lets
+		// that processor do so without overwrite, and the exporter warn
+		// when nothing did.
+		rl.Resource().Attributes().PutStr(cloudevent.ResourceAttrPlaceholderSource, s.r.set.ID.String())
+	}
+	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	records := sl.LogRecords()
 	records.EnsureCapacity(b.len())
