@@ -82,7 +82,7 @@ func TestNVSentinelFlags(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "", "nvsentinel", "-strict", "-provider", "mongodb", "-oidc-secret-file", "/run/oidc/secret",
 		filepath.Join(testdata, "nvsentinel", "seed_values.yaml"))
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "uri: ${env:COURIER_DATASTORE_URI}\n")
+	assert.Contains(t, stdout, "uri: ${env:MONGODB_URI}\n")
 	assert.Contains(t, stdout, "client_secret_file: /run/oidc/secret ")
 	assert.Contains(t, stdout, "provider: mongodb # courier-config -provider\n")
 	assert.Contains(t, stderr, "courier-config: note: event-exporter.resources: a Kubernetes setting of the Helm chart, not part of the collector config\n")
@@ -102,8 +102,11 @@ func TestGeneratedConfigsValidate(t *testing.T) {
 	t.Setenv("COURIER_SCHEMAS_URL", "https://schemas.example.com/approved.zip")
 	t.Setenv("COURIER_AUTH_TOKEN_URL", "file:///home/user/.nvidia-omniverse/auth/token.json")
 	t.Setenv("COURIER_PSEUDONYMIZE_KEY", "0123456789abcdef0123456789abcdef")
-	t.Setenv("COURIER_DATASTORE_DSN", "postgres://courier@127.0.0.1:5432/nvsentinel")
-	t.Setenv("COURIER_DATASTORE_URI", "mongodb://127.0.0.1:27017/?replicaSet=rs0")
+	// NVSentinel's variables, as its chart gives its exporter's pod.
+	t.Setenv("MONGODB_URI", "mongodb://127.0.0.1:27017/?replicaSet=rs0")
+	t.Setenv("DATASTORE_HOST", "127.0.0.1")
+	t.Setenv("DATASTORE_DATABASE", "nvsentinel")
+	t.Setenv("DATASTORE_USERNAME", "courier")
 	t.Setenv("COURIER_DEAD_LETTER_DIR", t.TempDir())
 
 	tests := []struct {

@@ -94,6 +94,24 @@ func NVSentinel(data []byte, name string, opts NVSentinelOptions) (*Result, erro
 	return buildNVSentinel(r, name, opts, provider, nv)
 }
 
+// mongoCertDir is where NVSentinel's event-exporter chart mounts the
+// MongoDB client certificate (mongodbStore.clientCertMountPath).
+const mongoCertDir = "/etc/ssl/mongo-client"
+
+// postgresDSN is the libpq connection string NVSentinel's store-client
+// builds from its environment, with its defaults (port 5432, sslmode
+// require, the client certificate under POSTGRESQL_CLIENT_CERT_MOUNT_PATH,
+// /etc/ssl/client-certs in its chart). pgx reads PGPASSWORD for a password.
+func postgresDSN() string {
+	const certs = "/etc/ssl/client-certs"
+	return "host=" + envRef("DATASTORE_HOST") + " port=" + envRefOr("DATASTORE_PORT", "5432") +
+		" dbname=" + envRef("DATASTORE_DATABASE") + " user=" + envRef("DATASTORE_USERNAME") +
+		" sslmode=" + envRefOr("DATASTORE_SSLMODE", "require") +
+		" sslcert=" + envRefOr("DATASTORE_SSLCERT", certs+"/tls.crt") +
+		" sslkey=" + envRefOr("DATASTORE_SSLKEY", certs+"/tls.key") +
+		" sslrootcert=" + envRefOr("DATASTORE_SSLROOTCERT", certs+"/ca.crt")
+}
+
 // providerChoice is the datastore provider the values name, if any, and
 // the comment that says where the config's provider came from.
 type providerChoice struct {
@@ -360,22 +378,44 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, provider pr
 		return envRef(name)
 	}
 
+	// The datastore's address is not in the values: the config reads it from
+	// the variables NVSentinel's chart gives its exporter's pod, by the names
+	// and with the defaults of NVSentinel's store-client, so the config
+	// connects where NVSentinel's exporter does.
 	ds := root.child("receivers").child("datastore")
 	ds.set("provider", opts.Provider, provider.why)
 	switch opts.Provider {
 	case ProviderPostgreSQL:
-		ds.child("postgresql").set("dsn", useEnv(EnvDatastoreDSN, "PostgreSQL connection string of NVSentinel's datastore (a secret)"), "")
+		env = append(env, "DATASTORE_HOST, _PORT, _DATABASE, _USERNAME, _SSLMODE, _SSLCERT, _SSLKEY, _SSLROOTCERT: "+
+			"NVSentinel's PostgreSQL connection (its <release>-datastore-config ConfigMap); a password goes in PGPASSWORD")
+		ds.child("postgresql").set("dsn", postgresDSN(), "as NVSentinel's store-client joins it")
 		if nv.resumePath != "" {
 			r.notef(nv.resumePath, "not used with PostgreSQL: the resume token is in NVSentinel's resume_tokens table")
 		}
 	case ProviderMongoDB:
 		m := ds.child("mongodb")
-		m.set("uri", useEnv(EnvDatastoreURI, "MongoDB URI of NVSentinel's replica set (a secret)"), "")
+		m.set("uri", useEnv("MONGODB_URI", "MongoDB URI of NVSentinel's replica set (its mongodb-config ConfigMap, or the credentialsFromSecret Secret; a secret)"), "")
+		env = append(env, "MONGODB_DATABASE_NAME, MONGODB_COLLECTION_NAME, MONGODB_TOKEN_COLLECTION_NAME: optional, NVSentinel's names by default")
 		if nv.resumeDatabase != "" {
 			m.set("database", nv.resumeDatabase, nv.resumePath+".database")
+		} else {
+			m.set("database", envRefOr("MONGODB_DATABASE_NAME", "nvsentinel"), "")
 		}
+		m.set("collection", envRefOr("MONGODB_COLLECTION_NAME", "HealthEvents"), "")
 		if nv.resumeColl != "" {
 			m.set("token_collection", nv.resumeColl, nv.resumePath+".collection")
+		} else {
+			m.set("token_collection", envRefOr("MONGODB_TOKEN_COLLECTION_NAME", "ResumeTokens"), "")
+		}
+		if provider.fromValues == "" {
+			// NVSentinel's default, the in-cluster MongoDB: X.509 client
+			// certificate where its exporter's chart mounts it.
+			env = append(env, "MONGODB_CA_CERT_PATH, MONGODB_CLIENT_CERT_PATH, MONGODB_CLIENT_KEY_PATH: the X.509 client certificate, "+
+				"by default under "+mongoCertDir)
+			tls := m.child("tls")
+			tls.set("ca_file", envRefOr("MONGODB_CA_CERT_PATH", mongoCertDir+"/ca.crt"), "in-cluster MongoDB: X.509")
+			tls.set("cert_file", envRefOr("MONGODB_CLIENT_CERT_PATH", mongoCertDir+"/tls.crt"), "")
+			tls.set("key_file", envRefOr("MONGODB_CLIENT_KEY_PATH", mongoCertDir+"/tls.key"), "")
 		}
 	}
 	if !nv.backfill.empty() {

@@ -89,7 +89,10 @@ func TestNVSentinelMatchesE2EConfig(t *testing.T) {
 	}
 	compare("", e2e)
 	assert.Equal(t, []any{"oidc_client"}, dig(got, "service", "extensions"))
-	assert.Equal(t, "${env:COURIER_DATASTORE_DSN}", dig(got, "receivers", "datastore", "postgresql", "dsn"))
+	assert.Equal(t, "host=${env:DATASTORE_HOST} port=${env:DATASTORE_PORT:-5432} dbname=${env:DATASTORE_DATABASE} "+
+		"user=${env:DATASTORE_USERNAME} sslmode=${env:DATASTORE_SSLMODE:-require} sslcert=${env:DATASTORE_SSLCERT:-/etc/ssl/client-certs/tls.crt} "+
+		"sslkey=${env:DATASTORE_SSLKEY:-/etc/ssl/client-certs/tls.key} sslrootcert=${env:DATASTORE_SSLROOTCERT:-/etc/ssl/client-certs/ca.crt}",
+		dig(got, "receivers", "datastore", "postgresql", "dsn"))
 	assert.Equal(t, "https://events.example.com/api/v1/events", dig(got, "exporters", "cloudevents", "endpoint"))
 	assert.Equal(t, "https://auth.example.com/oauth2/token", dig(got, "extensions", "oidc_client", "token_url"))
 }
@@ -133,8 +136,9 @@ func TestNVSentinelMongoDBResumeToken(t *testing.T) {
 	res, err := NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{Provider: ProviderMongoDB})
 	require.NoError(t, err)
 	cfg := decodeConfig(t, res.Config)
-	assert.Equal(t, map[string]any{"uri": "${env:COURIER_DATASTORE_URI}", "database": "db1", "token_collection": "tokens"},
-		dig(cfg, "receivers", "datastore", "mongodb"))
+	assert.Equal(t, "db1", dig(cfg, "receivers", "datastore", "mongodb", "database"))
+	assert.Equal(t, "tokens", dig(cfg, "receivers", "datastore", "mongodb", "token_collection"))
+	assert.Equal(t, "${env:MONGODB_URI}", dig(cfg, "receivers", "datastore", "mongodb", "uri"))
 
 	// PostgreSQL keeps its tokens in its own table: the values are noted.
 	res, err = NVSentinel([]byte(values), "v.yaml", NVSentinelOptions{Provider: ProviderPostgreSQL})

@@ -29,18 +29,20 @@ type Result struct {
 }
 
 // Environment variables the generated configs read, for values that the
-// translated settings do not hold or that are secrets. The datastore ones are
-// those Courier's Helm chart sets from its connection Secret.
+// translated settings do not hold or that are secrets. The datastore's are
+// NVSentinel's own (store-client's env_loader), which its chart gives its
+// exporter's pod: see nvsentinel.go.
 const (
 	EnvSchemasURL      = "COURIER_SCHEMAS_URL"
 	EnvAuthTokenURL    = "COURIER_AUTH_TOKEN_URL"
 	EnvPseudonymizeKey = "COURIER_PSEUDONYMIZE_KEY"
-	EnvDatastoreDSN    = "COURIER_DATASTORE_DSN"
-	EnvDatastoreURI    = "COURIER_DATASTORE_URI"
 	EnvDeadLetterDir   = "COURIER_DEAD_LETTER_DIR"
 )
 
 func envRef(name string) string { return "${env:" + name + "}" }
+
+// envRefOr is ${env:NAME:-def}: def when NAME is unset or empty.
+func envRefOr(name, def string) string { return "${env:" + name + ":-" + def + "}" }
 
 // header is the comment at the top of a generated config. It sorts the
 // report's warnings and notes by path, the order a reader looks them up in.
