@@ -130,16 +130,21 @@ func render(values map[string]any) (string, error) {
 // Courier as a dependency) as `helm template` does, values.schema.json
 // included.
 func renderChart(chrt *chart.Chart, values map[string]any) (string, error) {
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.DryRun = true
-	install.ClientOnly = true
-	install.ReleaseName = releaseName
-	install.Namespace = namespace
-	rel, err := install.Run(chrt, values)
+	rel, err := newInstall(releaseName).Run(chrt, values)
 	if err != nil {
 		return "", err
 	}
 	return rel.Manifest, nil
+}
+
+// newInstall is `helm template` of a release in namespace nvsentinel.
+func newInstall(name string) *action.Install {
+	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	install.DryRun = true
+	install.ClientOnly = true
+	install.ReleaseName = name
+	install.Namespace = namespace
+	return install
 }
 
 // renderRelease renders the chart and decodes every manifest strictly: an
@@ -387,8 +392,15 @@ func mounted(mounts map[string]corev1.VolumeMount, file string) bool {
 
 // validate runs `otelcol-courier validate` on the rendered config, with the
 // container's environment: literal values as rendered, values from Secrets
-// replaced by realistic stand-ins.
+// replaced by realistic stand-ins, NVSentinel's mongodb-config ConfigMap by
+// what its chart renders.
 func validate(t *testing.T, r *release) {
+	t.Helper()
+	validateWith(t, r, map[string]map[string]string{"mongodb-config": mongodbConfigStandIn})
+}
+
+// validateWith is validate with the data of the ConfigMaps the pod reads.
+func validateWith(t *testing.T, r *release, configMaps map[string]map[string]string) {
 	t.Helper()
 	standIns := map[string]string{
 		"COURIER_DATASTORE_DSN":       "postgres://courier@postgresql.nvsentinel:5432/nvsentinel?sslmode=verify-full",
@@ -397,13 +409,14 @@ func validate(t *testing.T, r *release) {
 	}
 	env := map[string]string{}
 	for _, e := range r.container(t).EnvFrom {
-		switch {
-		case e.ConfigMapRef != nil && e.ConfigMapRef.Name == "mongodb-config":
-			// NVSentinel's mongodb-store chart's ConfigMap, as it renders it.
-			maps.Copy(env, mongodbConfigStandIn)
-		default:
+		data, ok := map[string]string(nil), false
+		if e.ConfigMapRef != nil {
+			data, ok = configMaps[e.ConfigMapRef.Name]
+		}
+		if !ok {
 			t.Fatalf("envFrom %+v: no stand-in", e)
 		}
+		maps.Copy(env, data)
 	}
 	for _, e := range r.container(t).Env {
 		switch {
