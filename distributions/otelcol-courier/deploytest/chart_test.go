@@ -3,6 +3,7 @@ package deploytest
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -224,7 +225,8 @@ func decodeRelease(t *testing.T, manifest string) *release {
 // NVSentinel's own credential-free connections: a PostgreSQL DSN built from
 // global.datastore.connection (no password: the client certificate
 // authenticates), and the in-cluster MongoDB URI of NVSentinel's
-// mongodb-config ConfigMap (X.509).
+// mongodb-config ConfigMap or global.datastore.connection (X.509, no
+// credentials in it).
 var secretKeys = map[string]bool{"password": true, "client_secret": true, "dsn": true, "uri": true}
 
 // checkSecrets walks the collector config: every secret-valued key refers to
@@ -260,6 +262,9 @@ func checkSecrets(t *testing.T, r *release) {
 			s, _ := v.(string)
 			if strings.HasSuffix(key, ".dsn") && !strings.HasPrefix(s, "${") && !strings.Contains(s, "password") {
 				return // a DSN without a password (global.datastore.connection)
+			}
+			if u, err := url.Parse(s); strings.HasSuffix(key, ".uri") && err == nil && u.Scheme == "mongodb" && u.User == nil {
+				return // a URI without credentials (NVSentinel's in-cluster MongoDB, from connection.host)
 			}
 			name, ok := strings.CutPrefix(s, "${env:")
 			name, ok2 := strings.CutSuffix(name, "}")

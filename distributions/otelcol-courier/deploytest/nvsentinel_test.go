@@ -575,3 +575,51 @@ func jsonText(v any) string {
 	_ = enc.Encode(v)
 	return b.String()
 }
+
+// TestNVSentinelValuesFiles: NVSentinel's own values files for its datastore
+// setups, verbatim from its repository (with the exporter enabled and
+// configured on top, testdata/nvsentinel-exporter.yaml), given to Courier's
+// chart as they are, standalone and as the event-exporter subchart: Courier
+// connects where NVSentinel's exporter connects. Needs NVSentinel's snapshot;
+// without it, TestNVSentinelDatastore covers the same setups from the golden
+// file.
+func TestNVSentinelValuesFiles(t *testing.T) {
+	if _, _, err := nvsentinelChart(); err != nil {
+		t.Skipf("NVSentinel's chart is not available (%v); TestNVSentinelDatastore compares with %s", err, goldenFile)
+	}
+	gitDir := os.Getenv("NVSENTINEL_GIT_DIR")
+	if gitDir == "" {
+		gitDir = nvsentinelMirror
+	}
+	for _, file := range []string{"values-postgresql.yaml", "values-aws-docdb.yaml", "values-atlas-gcp.yaml", "values-tilt-mongodb.yaml", "values-tilt-postgresql.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			data, err := exec.Command("git", "--git-dir="+gitDir, "show", "HEAD:"+nvsentinelChartD+"/"+file).Output()
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			path := filepath.Join(t.TempDir(), file)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			values := loadValues(t, path, "testdata/nvsentinel-exporter.yaml")
+			chrt, _, err := nvsentinelChart()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, err := newInstall(umbrellaRelease).Run(chrt, values)
+			if err != nil {
+				t.Fatalf("NVSentinel's chart: %v", err)
+			}
+			want := nvsentinelSettings(t, rel.Manifest)
+			for form, r := range map[string]*release{
+				"standalone":           renderRelease(t, loadValues(t, path, "testdata/nvsentinel-exporter.yaml")),
+				"event-exporter alias": renderUmbrella(t, loadValues(t, path, "testdata/nvsentinel-exporter.yaml")),
+			} {
+				validateWith(t, r, want.ConfigMaps)
+				if got := courierSettings(t, r, want.ConfigMaps); !reflect.DeepEqual(got, want.Settings) {
+					t.Errorf("%s: Courier connects to\n%s\nNVSentinel's exporter to\n%s", form, jsonText(got), jsonText(want.Settings))
+				}
+			}
+		})
+	}
+}
