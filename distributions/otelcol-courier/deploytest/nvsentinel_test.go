@@ -591,7 +591,8 @@ func TestNVSentinelValuesFiles(t *testing.T) {
 	if gitDir == "" {
 		gitDir = nvsentinelMirror
 	}
-	for _, file := range []string{"values-postgresql.yaml", "values-aws-docdb.yaml", "values-atlas-gcp.yaml", "values-tilt-mongodb.yaml", "values-tilt-postgresql.yaml"} {
+	for _, file := range []string{"values-postgresql.yaml", "values-aws-docdb.yaml", "values-atlas-gcp.yaml", "values-tilt-mongodb.yaml", "values-tilt-postgresql.yaml",
+		"values-tilt-mongodb-tls-disabled.yaml", "values-tilt-mongodb-percona.yaml", "values-cosmosdb-test.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := exec.Command("git", "--git-dir="+gitDir, "show", "HEAD:"+nvsentinelChartD+"/"+file).Output()
 			if err != nil {
