@@ -1,6 +1,7 @@
 package deploytest
 
 import (
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strings"
@@ -283,4 +284,44 @@ func TestPlacement(t *testing.T) {
 	if spec.NodeSelector["pool"] != "system" || len(spec.Tolerations) != 1 || spec.Affinity.NodeAffinity == nil || spec.Affinity.PodAntiAffinity != nil {
 		t.Errorf("the chart's own nodeSelector/tolerations/affinity: %v %v %+v", spec.NodeSelector, spec.Tolerations, spec.Affinity)
 	}
+}
+
+// TestSchemaCoversEveryValue: values.schema.json and values.yaml name the
+// same keys, so that a key added to one is not refused (or left unchecked)
+// by the other. `global` is NVSentinel's and open.
+func TestSchemaCoversEveryValue(t *testing.T) {
+	values, err := chartutil.ReadValuesFile(chartDir + "/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, chartDir+"/values.schema.json")), &schema); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := lookup(schema, "definitions.values")
+	// Keys of the schema that values.yaml leaves out on purpose.
+	schemaOnly := map[string]bool{"event-exporter": true, "kafka.sasl.password": true}
+	var walk func(prefix string, v map[string]any, s map[string]any)
+	walk = func(prefix string, v map[string]any, s map[string]any) {
+		props, _ := s["properties"].(map[string]any)
+		open, _ := s["additionalProperties"].(bool)
+		for k, sub := range v {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if !open {
+					t.Errorf("values.yaml has %s%s, the schema does not", prefix, k)
+				}
+				continue
+			}
+			if vm, ok := sub.(map[string]any); ok && ps["properties"] != nil {
+				walk(prefix+k+".", vm, ps)
+			}
+		}
+		for k, ps := range props {
+			if _, ok := v[k]; !ok && !schemaOnly[prefix+k] && prefix != "global." {
+				t.Errorf("the schema has %s%s, values.yaml does not (%v)", prefix, k, ps)
+			}
+		}
+	}
+	walk("", values, root.(map[string]any))
 }
