@@ -310,7 +310,9 @@ func checkPod(t *testing.T, r *release) {
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	if want := map[string]int32{"health": 13133, "metrics": 8888}; !reflect.DeepEqual(ports, want) {
+	// The metrics port is 8888 or NVSentinel's global.metricsPort; the
+	// container and the config must agree on it.
+	if want := map[string]int32{"health": 13133, "metrics": ports["metrics"]}; ports["metrics"] == 0 || !reflect.DeepEqual(ports, want) {
 		t.Errorf("ports %v, want %v", ports, want)
 	}
 	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
@@ -327,7 +329,7 @@ func checkPod(t *testing.T, r *release) {
 		t.Fatalf("service.telemetry.metrics.readers: %v", readers)
 	} else {
 		wantConfig(t, list[0], "pull.exporter.prometheus.host", "0.0.0.0")
-		wantConfig(t, list[0], "pull.exporter.prometheus.port", 8888.0)
+		wantConfig(t, list[0], "pull.exporter.prometheus.port", float64(ports["metrics"]))
 	}
 
 	// Every file or directory the config names is on a mounted volume.

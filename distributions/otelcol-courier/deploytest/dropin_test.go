@@ -81,6 +81,9 @@ func TestSeedFile(t *testing.T) {
 	wantConfig(t, r.config, "receivers.datastore.mongodb.uri", "${env:MONGODB_URI}")
 	wantConfig(t, r.config, "exporters.cloudevents.retry_on_failure.max_retries", 17.0)
 	wantConfig(t, r.config, "receivers.datastore.backfill.max_events", 1000000.0)
+	wantConfig(t, r.config, "service.telemetry.metrics.readers", []any{map[string]any{"pull": map[string]any{"exporter": map[string]any{"prometheus": map[string]any{
+		"host": "0.0.0.0", "port": 8888.0, "without_scope_info": true, "without_type_suffix": true, "without_units": true,
+	}}}}})
 	if from := r.container(t).EnvFrom; len(from) != 1 || from[0].ConfigMapRef == nil || from[0].ConfigMapRef.Name != "mongodb-config" {
 		t.Errorf("envFrom %+v, want NVSentinel's mongodb-config ConfigMap", from)
 	}
@@ -140,6 +143,11 @@ func TestNVSentinelKeysAccepted(t *testing.T) {
 	}
 	if r.pod().Annotations["sidecar.istio.io/inject"] != "false" {
 		t.Error("podAnnotations not applied")
+	}
+	// NVSentinel's metrics port (checkPod checked that container and config
+	// agree): its PodMonitor scrapes it, its metrics-access NetworkPolicy lets it in.
+	if got := r.container(t).Ports[1]; got.Name != "metrics" || got.ContainerPort != 2112 {
+		t.Errorf("metrics port %+v, want global.metricsPort 2112", got)
 	}
 }
 

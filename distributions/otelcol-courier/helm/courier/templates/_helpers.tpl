@@ -156,7 +156,8 @@ reads it (every template file includes this first; a second run changes nothing)
   over the top-level values (maps merge, anything else replaces, as Helm merges values files);
 - `metadata:` directly in the block (NVSentinel's documentation writes it there) is merged into
   exporter.metadata, exporter.metadata winning on the same key;
-- `replicaCount` (NVSentinel's name) sets `replicas`.
+- `replicaCount` (NVSentinel's name) sets `replicas`;
+- an empty ports.metrics is NVSentinel's global.metricsPort, else 8888.
 */}}
 {{- define "courier.normalize" -}}
 {{- $v := .Values }}
@@ -169,6 +170,9 @@ reads it (every template file includes this first; a second run changes nothing)
 {{- include "courier.merge" (dict "dst" $md "src" (($v.exporter).metadata | default dict)) }}
 {{- $_ := set $v.exporter "metadata" $md }}
 {{- $_ := set $v "metadata" dict }}
+{{- end }}
+{{- if kindIs "invalid" $v.ports.metrics }}
+{{- $_ := set $v.ports "metrics" (($v.global).metricsPort | default 8888) }}
 {{- end }}
 {{- if not (kindIs "invalid" $v.replicaCount) }}
 {{- $_ := set $v "replicas" $v.replicaCount }}
