@@ -2,6 +2,8 @@ package deploytest
 
 import (
 	"fmt"
+	"maps"
+	"net/url"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -9,12 +11,16 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -35,10 +41,15 @@ const (
 
 // apiVersions of the kinds the chart renders.
 var apiVersions = map[string]string{
-	"ConfigMap":      "v1",
-	"ServiceAccount": "v1",
-	"Deployment":     "apps/v1",
-	"DaemonSet":      "apps/v1",
+	"ConfigMap":           "v1",
+	"ServiceAccount":      "v1",
+	"Service":             "v1",
+	"Deployment":          "apps/v1",
+	"DaemonSet":           "apps/v1",
+	"PodDisruptionBudget": "policy/v1",
+	"NetworkPolicy":       "networking.k8s.io/v1",
+	"PodMonitor":          "monitoring.coreos.com/v1",
+	"ServiceMonitor":      "monitoring.coreos.com/v1",
 }
 
 // release is a rendered chart, every manifest decoded into its k8s.io/api type.
@@ -47,6 +58,12 @@ type release struct {
 	serviceAccount *corev1.ServiceAccount
 	deployment     *appsv1.Deployment
 	daemonSet      *appsv1.DaemonSet
+	// Optional objects.
+	service        *corev1.Service
+	pdb            *policyv1.PodDisruptionBudget
+	networkPolicy  *networkingv1.NetworkPolicy
+	podMonitor     *monitoringv1.PodMonitor
+	serviceMonitor *monitoringv1.ServiceMonitor
 
 	config map[string]any // the collector config in the ConfigMap
 }
@@ -67,10 +84,10 @@ func (r *release) container(t *testing.T) *corev1.Container {
 	return &c[0]
 }
 
-// loadValues merges values files the way `helm -f a -f b` does; a file
-// named "seed.yaml" contributes the contents of its `event-exporter:` block,
-// as an NVSentinel user's values file holds them. A bare name is in testdata/,
-// a path (the chart's examples) is relative to this directory.
+// loadValues merges values files the way `helm -f a -f b` does. A bare name
+// is in testdata/, a path (the chart's examples) is relative to this
+// directory. Files are given to the chart as they are: seed.yaml keeps its
+// `event-exporter:` and `global:` blocks.
 func loadValues(t *testing.T, files ...string) map[string]any {
 	t.Helper()
 	merged := map[string]any{}
@@ -82,11 +99,6 @@ func loadValues(t *testing.T, files ...string) map[string]any {
 		vals, err := chartutil.ReadValuesFile(file)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if f == "seed.yaml" {
-			if vals, err = vals.Table("event-exporter"); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
 		}
 		mergeValues(merged, vals)
 	}
@@ -112,16 +124,28 @@ func render(values map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	install.DryRun = true
-	install.ClientOnly = true
-	install.ReleaseName = releaseName
-	install.Namespace = namespace
-	rel, err := install.Run(chrt, values)
+	return renderChart(chrt, values)
+}
+
+// renderChart renders a loaded chart (Courier's, or an umbrella chart with
+// Courier as a dependency) as `helm template` does, values.schema.json
+// included.
+func renderChart(chrt *chart.Chart, values map[string]any) (string, error) {
+	rel, err := newInstall(releaseName).Run(chrt, values)
 	if err != nil {
 		return "", err
 	}
 	return rel.Manifest, nil
+}
+
+// newInstall is `helm template` of a release in namespace nvsentinel.
+func newInstall(name string) *action.Install {
+	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	install.DryRun = true
+	install.ClientOnly = true
+	install.ReleaseName = name
+	install.Namespace = namespace
+	return install
 }
 
 // renderRelease renders the chart and decodes every manifest strictly: an
@@ -133,6 +157,12 @@ func renderRelease(t *testing.T, values map[string]any) *release {
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
+	return decodeRelease(t, manifest)
+}
+
+// decodeRelease decodes a rendered manifest strictly (see renderRelease).
+func decodeRelease(t *testing.T, manifest string) *release {
+	t.Helper()
 	var r release
 	for name, doc := range releaseutil.SplitManifests(manifest) {
 		var meta metav1.TypeMeta
@@ -153,6 +183,21 @@ func renderRelease(t *testing.T, values map[string]any) *release {
 		case "DaemonSet":
 			r.daemonSet = &appsv1.DaemonSet{}
 			obj = r.daemonSet
+		case "Service":
+			r.service = &corev1.Service{}
+			obj = r.service
+		case "PodDisruptionBudget":
+			r.pdb = &policyv1.PodDisruptionBudget{}
+			obj = r.pdb
+		case "NetworkPolicy":
+			r.networkPolicy = &networkingv1.NetworkPolicy{}
+			obj = r.networkPolicy
+		case "PodMonitor":
+			r.podMonitor = &monitoringv1.PodMonitor{}
+			obj = r.podMonitor
+		case "ServiceMonitor":
+			r.serviceMonitor = &monitoringv1.ServiceMonitor{}
+			obj = r.serviceMonitor
 		default:
 			t.Fatalf("%s: unexpected kind %q", name, meta.Kind)
 		}
@@ -176,7 +221,12 @@ func renderRelease(t *testing.T, values map[string]any) *release {
 
 // secretKeys are the config keys whose values are secrets: they must be an
 // ${env:NAME} reference to a variable the container takes from a Secret, so
-// that no secret is ever written into the ConfigMap.
+// that no secret is ever written into the ConfigMap. Two exceptions, both
+// NVSentinel's own credential-free connections: a PostgreSQL DSN built from
+// global.datastore.connection (no password: the client certificate
+// authenticates), and the in-cluster MongoDB URI of NVSentinel's
+// mongodb-config ConfigMap or global.datastore.connection (X.509, no
+// credentials in it).
 var secretKeys = map[string]bool{"password": true, "client_secret": true, "dsn": true, "uri": true}
 
 // checkSecrets walks the collector config: every secret-valued key refers to
@@ -187,6 +237,11 @@ func checkSecrets(t *testing.T, r *release) {
 	for _, e := range r.container(t).Env {
 		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 			fromSecret[e.Name] = true
+		}
+	}
+	for _, e := range r.container(t).EnvFrom {
+		if e.ConfigMapRef != nil && e.ConfigMapRef.Name == "mongodb-config" {
+			fromSecret["MONGODB_URI"] = true
 		}
 	}
 	var walk func(key string, v any)
@@ -205,6 +260,12 @@ func checkSecrets(t *testing.T, r *release) {
 				return
 			}
 			s, _ := v.(string)
+			if strings.HasSuffix(key, ".dsn") && !strings.HasPrefix(s, "${") && !strings.Contains(s, "password") {
+				return // a DSN without a password (global.datastore.connection)
+			}
+			if u, err := url.Parse(s); strings.HasSuffix(key, ".uri") && err == nil && u.Scheme == "mongodb" && u.User == nil {
+				return // a URI without credentials (NVSentinel's in-cluster MongoDB, from connection.host)
+			}
 			name, ok := strings.CutPrefix(s, "${env:")
 			name, ok2 := strings.CutSuffix(name, "}")
 			if !ok || !ok2 || !fromSecret[name] {
@@ -249,7 +310,9 @@ func checkPod(t *testing.T, r *release) {
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	if want := map[string]int32{"health": 13133, "metrics": 8888}; !reflect.DeepEqual(ports, want) {
+	// The metrics port is 8888 or NVSentinel's global.metricsPort; the
+	// container and the config must agree on it.
+	if want := map[string]int32{"health": 13133, "metrics": ports["metrics"]}; ports["metrics"] == 0 || !reflect.DeepEqual(ports, want) {
 		t.Errorf("ports %v, want %v", ports, want)
 	}
 	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
@@ -266,7 +329,7 @@ func checkPod(t *testing.T, r *release) {
 		t.Fatalf("service.telemetry.metrics.readers: %v", readers)
 	} else {
 		wantConfig(t, list[0], "pull.exporter.prometheus.host", "0.0.0.0")
-		wantConfig(t, list[0], "pull.exporter.prometheus.port", 8888.0)
+		wantConfig(t, list[0], "pull.exporter.prometheus.port", float64(ports["metrics"]))
 	}
 
 	// Every file or directory the config names is on a mounted volume.
@@ -336,8 +399,15 @@ func mounted(mounts map[string]corev1.VolumeMount, file string) bool {
 
 // validate runs `otelcol-courier validate` on the rendered config, with the
 // container's environment: literal values as rendered, values from Secrets
-// replaced by realistic stand-ins.
+// replaced by realistic stand-ins, NVSentinel's mongodb-config ConfigMap by
+// what its chart renders.
 func validate(t *testing.T, r *release) {
+	t.Helper()
+	validateWith(t, r, map[string]map[string]string{"mongodb-config": mongodbConfigStandIn})
+}
+
+// validateWith is validate with the data of the ConfigMaps the pod reads.
+func validateWith(t *testing.T, r *release, configMaps map[string]map[string]string) {
 	t.Helper()
 	standIns := map[string]string{
 		"COURIER_DATASTORE_DSN":       "postgres://courier@postgresql.nvsentinel:5432/nvsentinel?sslmode=verify-full",
@@ -345,6 +415,16 @@ func validate(t *testing.T, r *release) {
 		"COURIER_KAFKA_SASL_PASSWORD": saslPasswordStandIn,
 	}
 	env := map[string]string{}
+	for _, e := range r.container(t).EnvFrom {
+		data, ok := map[string]string(nil), false
+		if e.ConfigMapRef != nil {
+			data, ok = configMaps[e.ConfigMapRef.Name]
+		}
+		if !ok {
+			t.Fatalf("envFrom %+v: no stand-in", e)
+		}
+		maps.Copy(env, data)
+	}
 	for _, e := range r.container(t).Env {
 		switch {
 		case e.ValueFrom == nil:
@@ -408,10 +488,11 @@ func envVar(r *release, name string) *corev1.EnvVar {
 	return nil
 }
 
-// TestSeedValues renders the seed's `event-exporter:` values unchanged (plus
-// the datastore connection, which NVSentinel keeps in its global values) and
-// compares the collector config with testbed/e2e/testdata/nvsentinel.yaml,
-// the hand translation the end-to-end tests run against a real PostgreSQL.
+// TestSeedValues renders the seed's values file unchanged with a standalone
+// datastore connection of Courier's own (datastore.connectionSecret, a
+// PostgreSQL DSN) and compares the collector config with
+// testbed/e2e/testdata/nvsentinel.yaml, the hand translation the end-to-end
+// tests run against a real PostgreSQL.
 func TestSeedValues(t *testing.T) {
 	r := renderRelease(t, loadValues(t, "seed.yaml", "postgresql.yaml"))
 	validate(t, r)
@@ -457,7 +538,10 @@ func TestSeedValues(t *testing.T) {
 	// The seed's own values where the hand translation uses the test's.
 	wantConfig(t, r.config, "exporters.cloudevents.endpoint", seedEndpoint)
 	wantConfig(t, r.config, "extensions.oidc_client.token_url", seedTokenURL)
-	wantConfig(t, r.config, "processors.event_metadata.metadata", map[string]any{"cluster": "my-cluster", "environment": "production"})
+	// exporter.metadata and the seed's `metadata:` directly under event-exporter, merged.
+	wantConfig(t, r.config, "processors.event_metadata.metadata", map[string]any{
+		"cluster": "my-cluster", "environment": "production", "region": "us-west-2", "datacenter": "dc01", "tenant": "acme-corp",
+	})
 	// The seed sets no filter: everything is exported, as NVSentinel does.
 	wantConfig(t, r.config, "service.pipelines.logs.processors", []any{"event_metadata"})
 	wantConfig(t, r.config, "receivers.datastore.client_name", "event-exporter")
@@ -572,7 +656,7 @@ func TestDaemonSet(t *testing.T) {
 // config: new components and pipelines are added, rendered settings changed,
 // the rest kept.
 func TestConfigOverride(t *testing.T) {
-	values := loadValues(t, "override.yaml")
+	values := loadValues(t, "seed.yaml", "override.yaml")
 	r := renderRelease(t, values)
 	validate(t, r)
 
@@ -601,7 +685,8 @@ func TestGOMEMLIMIT(t *testing.T) {
 		"":           "",
 	} {
 		t.Run(limit, func(t *testing.T) {
-			values := loadValues(t, "postgresql.yaml")
+			values := loadValues(t, "seed.yaml", "postgresql.yaml")
+			delete(values["event-exporter"].(map[string]any), "resources")
 			values["resources"] = map[string]any{"limits": map[string]any{"memory": limit}}
 			if limit == "" {
 				values["resources"] = map[string]any{"limits": nil} // null deletes the chart's default
@@ -618,26 +703,59 @@ func TestGOMEMLIMIT(t *testing.T) {
 	}
 }
 
+// required are the values without which the chart refuses to render in
+// deployment mode (besides the datastore, which defaults to NVSentinel's).
+func required() map[string]any {
+	return map[string]any{"exporter": map[string]any{
+		"metadata": map[string]any{"cluster": "c1"},
+		"sink":     map[string]any{"endpoint": "https://sink.example.com/events"},
+		"oidc":     map[string]any{"tokenUrl": "https://auth.example.com/token", "clientId": "courier"},
+	}}
+}
+
+// with returns required() with the values at the dotted keys set.
+func with(kv ...any) map[string]any {
+	values := required()
+	for i := 0; i < len(kv); i += 2 {
+		m := values
+		keys := strings.Split(kv[i].(string), ".")
+		for _, k := range keys[:len(keys)-1] {
+			sub, ok := m[k].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[k] = sub
+			}
+			m = sub
+		}
+		m[keys[len(keys)-1]] = kv[i+1]
+	}
+	return values
+}
+
 // TestRenderErrors: values that cannot make a working collector fail
-// rendering with a message that says what to set.
+// rendering with a message that names the key and says what to set.
 func TestRenderErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		values map[string]any
 		want   string
 	}{
-		{"unknown mode", map[string]any{"mode": "sidecar"}, `mode: "sidecar" is not one of deployment, daemonset, gateway`},
-		{"no datastore secret", map[string]any{}, "datastore.connectionSecret.name is required"},
-		{"unknown provider", map[string]any{"datastore": map[string]any{"provider": "mysql", "connectionSecret": map[string]any{"name": "x"}}}, `datastore.provider: "mysql" is not one of postgresql, mongodb`},
-		{"no cluster", map[string]any{
-			"datastore": map[string]any{"connectionSecret": map[string]any{"name": "x"}},
-			"exporter":  map[string]any{"metadata": map[string]any{"cluster": ""}},
-		}, "exporter.metadata.cluster is required"},
+		{"unknown mode", with("mode", "sidecar"), `mode: "sidecar" is not one of deployment, daemonset, gateway`},
+		{"unknown provider", with("datastore.provider", "mysql", "datastore.connectionSecret.name", "x"), `datastore.provider: "mysql" is not one of postgresql, mongodb`},
+		{"no cluster", with("exporter.metadata", map[string]any{"environment": "production"}), "exporter.metadata.cluster is required"},
+		{"no endpoint", with("exporter.sink.endpoint", ""), "exporter.sink.endpoint is required"},
+		{"no token URL", with("exporter.oidc.tokenUrl", ""), "exporter.oidc.tokenUrl is required"},
+		{"no client id", with("exporter.oidc.clientId", ""), "exporter.oidc.clientId is required"},
+		{"nothing at all", map[string]any{}, "exporter.metadata.cluster is required"},
 		{"daemonset without folder", map[string]any{"mode": "daemonset"}, "structuredLog.hostPath is required in daemonset mode"},
-		{"bad memory limit", map[string]any{
-			"datastore": map[string]any{"connectionSecret": map[string]any{"name": "x"}},
-			"resources": map[string]any{"limits": map[string]any{"memory": "1GB"}},
-		}, `resources.limits.memory: "1GB" is not a memory quantity`},
+		{"bad memory limit", with("resources", map[string]any{"limits": map[string]any{"memory": "1GB"}}), `resources.limits.memory: "1GB" is not a memory quantity`},
+		{"external MongoDB without its Secret", with("global", map[string]any{"datastore": map[string]any{"provider": "mongodb"}}),
+			"global.datastore.credentialsFromSecret.name is required for external MongoDB"},
+		{"NVSentinel's image", with("image.repository", "ghcr.io/nvidia/nvsentinel/event-exporter"), "is NVSentinel's exporter image"},
+		// values.schema.json: a misspelt or misplaced key is refused, named.
+		{"misspelt key", with("exporter.sink.endpiont", "https://sink.example.com"), "'endpiont' not allowed"},
+		{"misplaced key", with("backfill", map[string]any{"enabled": false}), "'backfill' not allowed"},
+		{"misspelt key in the event-exporter block", map[string]any{"event-exporter": with("exporter.oidc.clientID", "x")}, "'clientID' not allowed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := render(tt.values)

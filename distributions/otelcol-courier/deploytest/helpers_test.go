@@ -78,3 +78,13 @@ func lookup(v any, path string) (any, bool) {
 	}
 	return v, true
 }
+
+// mongodbConfigStandIn is what NVSentinel's mongodb-store chart puts into its
+// mongodb-config ConfigMap in namespace nvsentinel (the part Courier reads).
+var mongodbConfigStandIn = map[string]string{
+	"DATASTORE_PROVIDER":            "mongodb",
+	"MONGODB_URI":                   "mongodb://mongodb-headless.nvsentinel.svc.cluster.local:27017/?replicaSet=rs0&tls=true",
+	"MONGODB_DATABASE_NAME":         "HealthEventsDatabase",
+	"MONGODB_COLLECTION_NAME":       "HealthEvents",
+	"MONGODB_TOKEN_COLLECTION_NAME": "ResumeTokens",
+}

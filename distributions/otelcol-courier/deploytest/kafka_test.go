@@ -294,7 +294,7 @@ func TestKafkaRenderErrors(t *testing.T) {
 			"kafka.brokers is required in gateway mode: the Kafka bootstrap servers"},
 		{"daemonset agent without brokers", daemonset(map[string]any{}),
 			"kafka.brokers is required with output: kafka: the Kafka bootstrap servers"},
-		{"deployment agent without brokers", map[string]any{"output": "kafka", "datastore": datastore},
+		{"deployment agent without brokers", map[string]any{"output": "kafka", "datastore": datastore, "exporter": map[string]any{"metadata": map[string]any{"cluster": "c1"}}},
 			"kafka.brokers is required with output: kafka"},
 		{"brokers as one string", daemonset(map[string]any{"brokers": "a:9092,b:9092"}),
 			`kafka.brokers must be a list of host:port`},

@@ -18,32 +18,22 @@ Strings go through toJson: a JSON string is a YAML string, so no value can break
 {{- $ex := .Values.exporter }}
 {{- $metadata := $ex.metadata | default dict }}
 {{- if not $metadata.cluster }}
-{{- fail "exporter.metadata.cluster is required: it names the CloudEvent source nvsentinel://<cluster>/healthevents" }}
+{{- fail "exporter.metadata.cluster is required (event-exporter.exporter.metadata.cluster in NVSentinel's values): it names the CloudEvent source nvsentinel://<cluster>/healthevents" }}
 {{- end }}
-{{- if not (has $ds.provider (list "postgresql" "mongodb")) }}
-{{- fail (printf "datastore.provider: %q is not one of postgresql, mongodb" $ds.provider) }}
-{{- end }}
-{{- if not $ds.connectionSecret.name }}
-{{- fail "datastore.connectionSecret.name is required: the Secret holding the PostgreSQL DSN or MongoDB URI" }}
+{{- $plan := include "courier.datastore" . | fromYaml }}
+{{- if hasKey $plan "Error" }}
+{{- fail (printf "rendering the datastore settings: %s" $plan.Error) }}
 {{- end }}
 {{- $filter := trim (($ex.filter | default dict).expression | default "") }}
 receivers:
   datastore:
-    provider: {{ $ds.provider }}
+    provider: {{ $plan.provider }}
     client_name: {{ $ds.clientName | toJson }}
-    {{- if eq $ds.provider "postgresql" }}
-    postgresql:
-      dsn: ${env:{{ include "courier.datastore.envName" . }}}
+    {{ $plan.provider }}:
+      {{- toYaml $plan.receiver | nindent 6 }}
+      {{- if eq $plan.provider "postgresql" }}
       poll_interval: {{ $ds.postgresql.pollInterval | toJson }}
-      {{- include "courier.config.datastoreTLS" . | nindent 6 }}
-    {{- else }}
-    mongodb:
-      uri: ${env:{{ include "courier.datastore.envName" . }}}
-      database: {{ $ds.mongodb.database | toJson }}
-      collection: {{ $ds.mongodb.collection | toJson }}
-      token_collection: {{ $ds.mongodb.tokenCollection | toJson }}
-      {{- include "courier.config.datastoreTLS" . | nindent 6 }}
-    {{- end }}
+      {{- end }}
     {{- with $ex.backfill }}
     backfill: # exporter.backfill
       enabled: {{ .enabled }}
@@ -242,7 +232,15 @@ that a mode can add its own.
 {{- $ex := $ctx.Values.exporter }}
 {{- $oidc := include "courier.oidc.enabled" $ctx }}
 {{- if not $ex.sink.endpoint }}
-{{- fail "exporter.sink.endpoint is required" }}
+{{- fail "exporter.sink.endpoint is required (event-exporter.exporter.sink.endpoint in NVSentinel's values): the URL CloudEvents are POSTed to" }}
+{{- end }}
+{{- if $oidc }}
+{{- if not $ex.oidc.tokenUrl }}
+{{- fail "exporter.oidc.tokenUrl is required (event-exporter.exporter.oidc.tokenUrl in NVSentinel's values): the OAuth 2.0 token endpoint; set exporter.oidc.enabled: false to send without a token" }}
+{{- end }}
+{{- if not $ex.oidc.clientId }}
+{{- fail "exporter.oidc.clientId is required (event-exporter.exporter.oidc.clientId in NVSentinel's values): the OAuth 2.0 client id; set exporter.oidc.enabled: false to send without a token" }}
+{{- end }}
 {{- end }}
 exporters:
   cloudevents: # exporter.sink
@@ -313,21 +311,4 @@ telemetry:
               without_scope_info: true
               without_units: true
               without_type_suffix: true
-{{- end }}
-
-{{/* The datastore's TLS settings from the mounted certificates (datastore.tls). */}}
-{{- define "courier.config.datastoreTLS" -}}
-{{- $tls := .Values.datastore.tls }}
-{{- if $tls.secretName }}
-{{- $dir := include "courier.datastore.tlsMountPath" . }}
-tls:
-  ca_file: {{ printf "%s/ca.crt" $dir | toJson }}
-  {{- if $tls.clientCertificate }}
-  cert_file: {{ printf "%s/tls.crt" $dir | toJson }}
-  key_file: {{ printf "%s/tls.key" $dir | toJson }}
-  {{- end }}
-  {{- if $tls.insecureSkipVerify }}
-  insecure_skip_verify: true
-  {{- end }}
-{{- end }}
 {{- end }}

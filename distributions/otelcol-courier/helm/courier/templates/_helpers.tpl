@@ -138,23 +138,9 @@ Empty when no memory limit is set. Accepts Kubernetes quantities: plain bytes, k
 {{- end -}}
 {{- end }}
 
-{{/* The datastore connection string's environment variable and Secret key. */}}
-{{- define "courier.datastore.envName" -}}
-{{- ternary "COURIER_DATASTORE_URI" "COURIER_DATASTORE_DSN" (eq .Values.datastore.provider "mongodb") }}
-{{- end }}
-
-{{- define "courier.datastore.secretKey" -}}
-{{- default (ternary "MONGODB_URI" "dsn" (eq .Values.datastore.provider "mongodb")) .Values.datastore.connectionSecret.key }}
-{{- end }}
-
-{{/* Where the datastore's certificates are mounted: NVSentinel's paths by default. */}}
-{{- define "courier.datastore.tlsMountPath" -}}
-{{- default (ternary "/etc/ssl/mongo-client" "/etc/ssl/client-certs" (eq .Values.datastore.provider "mongodb")) .Values.datastore.tls.mountPath }}
-{{- end }}
-
 {{/* True when the cloudevents exporter authenticates with oidc_client. */}}
 {{- define "courier.oidc.enabled" -}}
-{{- if and ((.Values.exporter).oidc).tokenUrl (eq (include "courier.output" .) "cloudevents") }}true{{ end }}
+{{- if and (((.Values.exporter).oidc).enabled | default false) (eq (include "courier.output" .) "cloudevents") }}true{{ end }}
 {{- end }}
 
 {{- define "courier.paths.config" -}}/etc/otelcol-courier{{- end }}
@@ -162,3 +148,49 @@ Empty when no memory limit is set. Accepts Kubernetes quantities: plain bytes, k
 {{- define "courier.paths.deadLetter" -}}/var/lib/otelcol-courier/dead-letter{{- end }}
 {{- define "courier.paths.storage" -}}/var/lib/otelcol-courier/storage{{- end }}
 {{- define "courier.paths.kafkaTLS" -}}/etc/otelcol-courier-secrets/kafka-tls{{- end }}
+
+{{/*
+Reads NVSentinel's values as NVSentinel writes them, by rewriting .Values once, before anything
+reads it (every template file includes this first; a second run changes nothing):
+- an `event-exporter:` block (an NVSentinel values file given to this chart as is) is merged
+  over the top-level values (maps merge, anything else replaces, as Helm merges values files);
+- `metadata:` directly in the block (NVSentinel's documentation writes it there) is merged into
+  exporter.metadata, exporter.metadata winning on the same key;
+- `replicaCount` (NVSentinel's name) sets `replicas`;
+- an empty ports.metrics is NVSentinel's global.metricsPort, else 8888.
+*/}}
+{{- define "courier.normalize" -}}
+{{- $v := .Values }}
+{{- with (index $v "event-exporter") }}
+{{- include "courier.merge" (dict "dst" $v "src" .) }}
+{{- end }}
+{{- $_ := unset $v "event-exporter" }}
+{{- with $v.metadata }}
+{{- $md := deepCopy . }}
+{{- include "courier.merge" (dict "dst" $md "src" (($v.exporter).metadata | default dict)) }}
+{{- $_ := set $v.exporter "metadata" $md }}
+{{- $_ := set $v "metadata" dict }}
+{{- end }}
+{{- if kindIs "invalid" $v.ports.metrics }}
+{{- $_ := set $v.ports "metrics" (($v.global).metricsPort | default 8888) }}
+{{- end }}
+{{- if not (kindIs "invalid" $v.replicaCount) }}
+{{- $_ := set $v "replicas" $v.replicaCount }}
+{{- $_ := set $v "replicaCount" nil }}
+{{- end }}
+{{- if contains "nvsentinel/event-exporter" (toString ($v.image).repository) }}
+{{- fail (printf "image.repository: %q is NVSentinel's exporter image, which does not run Courier's configuration; remove the event-exporter image block (the chart's own image is the default)" (toString $v.image.repository)) }}
+{{- end }}
+{{- end }}
+
+{{/* Merges .src into .dst in place: maps merge, anything else replaces. */}}
+{{- define "courier.merge" -}}
+{{- $dst := .dst }}
+{{- range $k, $val := .src }}
+{{- if and (kindIs "map" $val) (kindIs "map" (index $dst $k)) }}
+{{- include "courier.merge" (dict "dst" (index $dst $k) "src" $val) }}
+{{- else }}
+{{- $_ := set $dst $k $val }}
+{{- end }}
+{{- end }}
+{{- end }}

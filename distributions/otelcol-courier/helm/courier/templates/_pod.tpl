@@ -9,6 +9,10 @@
 {{- $kafkaSASL := and $kafkaEnabled $kafka.sasl.mechanism }}
 {{- $kafkaTLS := and $kafkaEnabled $kafka.tls.enabled (or $kafka.tls.caSecret.name $kafka.tls.certSecret.name) }}
 {{- $gomemlimit := include "courier.gomemlimit" . -}}
+{{- $plan := dict }}
+{{- if $datastore }}
+{{- $plan = include "courier.datastore" . | fromYaml }}
+{{- end -}}
 metadata:
   annotations:
     # Roll the pods when the collector config changes.
@@ -24,7 +28,7 @@ metadata:
 spec:
   serviceAccountName: {{ include "courier.serviceAccountName" . }}
   automountServiceAccountToken: {{ .Values.automountServiceAccountToken }}
-  {{- with .Values.imagePullSecrets }}
+  {{- with .Values.imagePullSecrets | default (.Values.global).imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}
   {{- end }}
@@ -55,12 +59,9 @@ spec:
         - name: GOMEMLIMIT
           value: {{ . | quote }}
         {{- end }}
-        {{- if $datastore }}
-        - name: {{ include "courier.datastore.envName" . }}
-          valueFrom:
-            secretKeyRef:
-              name: {{ .Values.datastore.connectionSecret.name }}
-              key: {{ include "courier.datastore.secretKey" . }}
+        {{- with $plan.env }}
+        # The datastore's connection string, from its Secret (see courier.datastore).
+        {{- toYaml . | nindent 8 }}
         {{- end }}
         {{- if $kafkaSASL }}
         # kafka.sasl.passwordSecret: the SASL password, never in the ConfigMap.
@@ -73,7 +74,7 @@ spec:
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with .Values.extraEnvFrom }}
+      {{- with concat ($plan.envFrom | default list) .Values.extraEnvFrom }}
       envFrom:
         {{- toYaml . | nindent 8 }}
       {{- end }}
@@ -107,10 +108,8 @@ spec:
           mountPath: {{ include "courier.paths.kafkaTLS" . }}
           readOnly: true
         {{- end }}
-        {{- if and $datastore .Values.datastore.tls.secretName }}
-        - name: datastore-tls
-          mountPath: {{ include "courier.datastore.tlsMountPath" . }}
-          readOnly: true
+        {{- with $plan.mount }}
+        - {{ toYaml . | nindent 10 | trim }}
         {{- end }}
         {{- if $daemonset }}
         # Read-write: seek tags are written into the file headers.
@@ -177,21 +176,8 @@ spec:
         # Group-readable through fsGroup, and no more: the client key is a secret.
         defaultMode: 0440
     {{- end }}
-    {{- if and $datastore .Values.datastore.tls.secretName }}
-    - name: datastore-tls
-      secret:
-        secretName: {{ .Values.datastore.tls.secretName }}
-        items:
-          - key: ca.crt
-            path: ca.crt
-          {{- if .Values.datastore.tls.clientCertificate }}
-          - key: tls.crt
-            path: tls.crt
-          - key: tls.key
-            path: tls.key
-          {{- end }}
-        # Group-readable through fsGroup, and no more: the client key is a secret.
-        defaultMode: 0440
+    {{- with $plan.volume }}
+    - {{ toYaml . | nindent 6 | trim }}
     {{- end }}
     {{- if $daemonset }}
     - name: structured-logs
@@ -208,17 +194,18 @@ spec:
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- with .Values.nodeSelector }}
+  {{- with (.Values.global).systemNodeSelector | default .Values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.tolerations }}
+  {{- with (.Values.global).systemNodeTolerations | default .Values.tolerations }}
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- if .Values.affinity }}
+  {{- $affinity := (.Values.global).affinity | default .Values.affinity }}
+  {{- if $affinity }}
   affinity:
-    {{- toYaml .Values.affinity | nindent 4 }}
+    {{- toYaml $affinity | nindent 4 }}
   {{- else if and (not $daemonset) (gt (int .Values.replicas) 1) }}
   # Replicas on different nodes, so that losing one node leaves a standby (deployment) or the
   # other consumers of the group (gateway) to take over.
