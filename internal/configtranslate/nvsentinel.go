@@ -98,18 +98,40 @@ func NVSentinel(data []byte, name string, opts NVSentinelOptions) (*Result, erro
 // MongoDB client certificate (mongodbStore.clientCertMountPath).
 const mongoCertDir = "/etc/ssl/mongo-client"
 
-// postgresDSN is the libpq connection string NVSentinel's store-client
-// builds from its environment, with its defaults (port 5432, sslmode
-// require, the client certificate under POSTGRESQL_CLIENT_CERT_MOUNT_PATH,
-// /etc/ssl/client-certs in its chart). pgx reads PGPASSWORD for a password.
-func postgresDSN() string {
-	const certs = "/etc/ssl/client-certs"
-	return "host=" + envRef("DATASTORE_HOST") + " port=" + envRefOr("DATASTORE_PORT", "5432") +
-		" dbname=" + envRef("DATASTORE_DATABASE") + " user=" + envRef("DATASTORE_USERNAME") +
-		" sslmode=" + envRefOr("DATASTORE_SSLMODE", "require") +
-		" sslcert=" + envRefOr("DATASTORE_SSLCERT", certs+"/tls.crt") +
-		" sslkey=" + envRefOr("DATASTORE_SSLKEY", certs+"/tls.key") +
-		" sslrootcert=" + envRefOr("DATASTORE_SSLROOTCERT", certs+"/ca.crt")
+// mongoCADir is where NVSentinel mounts the CA of an external MongoDB
+// (global.datastore.tls.caSecretName) when no client certificate is used.
+const mongoCADir = "/etc/ssl/mongo-ca"
+
+// postgresDSN joins global.datastore.connection into a libpq connection
+// string the way NVSentinel's store-client does with the variables its chart
+// makes of it: host (default localhost), port (5432), dbname (nvsentinel),
+// then user, sslmode and the certificate paths when set. No password:
+// NVSentinel authenticates with the client certificate (pgx reads
+// PGPASSWORD if one is needed).
+func postgresDSN(conn map[string]string) string {
+	def := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	var parts []string
+	add := func(key, v string) {
+		if v != "" {
+			parts = append(parts, key+"='"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v)+"'")
+		}
+	}
+	add("host", def(conn["host"], "localhost"))
+	add("port", def(conn["port"], "5432"))
+	add("dbname", def(conn["database"], "nvsentinel"))
+	for _, k := range []string{"username", "sslmode", "sslcert", "sslkey", "sslrootcert"} {
+		key := k
+		if k == "username" {
+			key = "user"
+		}
+		add(key, conn[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // providerChoice is the datastore provider the values name, if any, and
@@ -117,6 +139,16 @@ func postgresDSN() string {
 type providerChoice struct {
 	fromValues string // global.datastore.provider; "" when the values have no global.datastore
 	why        string
+	ds         datastoreValues
+}
+
+// datastoreValues are the parts of global.datastore that say where the
+// datastore is, as NVSentinel's chart reads them.
+type datastoreValues struct {
+	connection  map[string]string // global.datastore.connection, as text
+	x509        bool              // auth.mechanism x509 with a client certificate Secret
+	caSecret    bool              // tls.caSecretName
+	inClusterDB bool              // global.mongodbStore.enabled
 }
 
 // readProvider reads global.datastore.provider, as NVSentinel's chart
@@ -130,6 +162,32 @@ func readProvider(top *object) providerChoice {
 	if !ok {
 		return providerChoice{}
 	}
+	var v datastoreValues
+	if c, ok := ds.get("connection"); ok {
+		if m, isMap := c.(map[string]any); isMap {
+			v.connection = map[string]string{}
+			for k, x := range m {
+				if x != nil {
+					v.connection[k] = fmt.Sprint(x)
+				}
+			}
+		}
+	}
+	if auth, ok := ds.get("auth"); ok {
+		if m, isMap := auth.(map[string]any); isMap {
+			v.x509 = m["mechanism"] == "x509" && m["clientCertSecretName"] != nil && m["clientCertSecretName"] != ""
+		}
+	}
+	if tls, ok := ds.get("tls"); ok {
+		if m, isMap := tls.(map[string]any); isMap {
+			v.caSecret = m["caSecretName"] != nil && m["caSecretName"] != ""
+		}
+	}
+	if store, ok := global.get("mongodbStore"); ok {
+		if m, isMap := store.(map[string]any); isMap {
+			v.inClusterDB = m["enabled"] == true
+		}
+	}
 	p, _ := ds.str("provider")
 	if p == "" {
 		// NVSentinel's templates compare provider with "postgresql":
@@ -139,7 +197,7 @@ func readProvider(top *object) providerChoice {
 	if p != ProviderPostgreSQL && p != ProviderMongoDB {
 		top.r.errorf("global.datastore.provider", "%q is not %s or %s", p, ProviderPostgreSQL, ProviderMongoDB)
 	}
-	return providerChoice{fromValues: p}
+	return providerChoice{fromValues: p, ds: v}
 }
 
 // resolve picks the provider: the flag when given, else the values', else
@@ -386,9 +444,7 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, provider pr
 	ds.set("provider", opts.Provider, provider.why)
 	switch opts.Provider {
 	case ProviderPostgreSQL:
-		env = append(env, "DATASTORE_HOST, _PORT, _DATABASE, _USERNAME, _SSLMODE, _SSLCERT, _SSLKEY, _SSLROOTCERT: "+
-			"NVSentinel's PostgreSQL connection (its <release>-datastore-config ConfigMap); a password goes in PGPASSWORD")
-		ds.child("postgresql").set("dsn", postgresDSN(), "as NVSentinel's store-client joins it")
+		ds.child("postgresql").set("dsn", postgresDSN(provider.ds.connection), "global.datastore.connection, joined as NVSentinel's exporter joins it")
 		if nv.resumePath != "" {
 			r.notef(nv.resumePath, "not used with PostgreSQL: the resume token is in NVSentinel's resume_tokens table")
 		}
@@ -407,15 +463,19 @@ func buildNVSentinel(r *report, name string, opts NVSentinelOptions, provider pr
 		} else {
 			m.set("token_collection", envRefOr("MONGODB_TOKEN_COLLECTION_NAME", "ResumeTokens"), "")
 		}
-		if provider.fromValues == "" {
-			// NVSentinel's default, the in-cluster MongoDB: X.509 client
-			// certificate where its exporter's chart mounts it.
+		switch v := provider.ds; {
+		case provider.fromValues == "" || v.inClusterDB || v.x509:
+			// NVSentinel's in-cluster MongoDB, or X.509 to an external one:
+			// the client certificate where its exporter's chart mounts it.
 			env = append(env, "MONGODB_CA_CERT_PATH, MONGODB_CLIENT_CERT_PATH, MONGODB_CLIENT_KEY_PATH: the X.509 client certificate, "+
 				"by default under "+mongoCertDir)
 			tls := m.child("tls")
-			tls.set("ca_file", envRefOr("MONGODB_CA_CERT_PATH", mongoCertDir+"/ca.crt"), "in-cluster MongoDB: X.509")
+			tls.set("ca_file", envRefOr("MONGODB_CA_CERT_PATH", mongoCertDir+"/ca.crt"), "X.509 client certificate")
 			tls.set("cert_file", envRefOr("MONGODB_CLIENT_CERT_PATH", mongoCertDir+"/tls.crt"), "")
 			tls.set("key_file", envRefOr("MONGODB_CLIENT_KEY_PATH", mongoCertDir+"/tls.key"), "")
+		case v.caSecret:
+			env = append(env, "MONGODB_CA_CERT_PATH: the CA of global.datastore.tls.caSecretName, by default "+mongoCADir+"/ca.crt")
+			m.child("tls").set("ca_file", envRefOr("MONGODB_CA_CERT_PATH", mongoCADir+"/ca.crt"), "global.datastore.tls.caSecretName")
 		}
 	}
 	if !nv.backfill.empty() {

@@ -1,8 +1,10 @@
 package configtranslate
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -89,10 +91,8 @@ func TestNVSentinelMatchesE2EConfig(t *testing.T) {
 	}
 	compare("", e2e)
 	assert.Equal(t, []any{"oidc_client"}, dig(got, "service", "extensions"))
-	assert.Equal(t, "host=${env:DATASTORE_HOST} port=${env:DATASTORE_PORT:-5432} dbname=${env:DATASTORE_DATABASE} "+
-		"user=${env:DATASTORE_USERNAME} sslmode=${env:DATASTORE_SSLMODE:-require} sslcert=${env:DATASTORE_SSLCERT:-/etc/ssl/client-certs/tls.crt} "+
-		"sslkey=${env:DATASTORE_SSLKEY:-/etc/ssl/client-certs/tls.key} sslrootcert=${env:DATASTORE_SSLROOTCERT:-/etc/ssl/client-certs/ca.crt}",
-		dig(got, "receivers", "datastore", "postgresql", "dsn"))
+	// No global.datastore.connection: NVSentinel's defaults.
+	assert.Equal(t, "host='localhost' port='5432' dbname='nvsentinel'", dig(got, "receivers", "datastore", "postgresql", "dsn"))
 	assert.Equal(t, "https://events.example.com/api/v1/events", dig(got, "exporters", "cloudevents", "endpoint"))
 	assert.Equal(t, "https://auth.example.com/oauth2/token", dig(got, "extensions", "oidc_client", "token_url"))
 }
@@ -242,4 +242,70 @@ func TestNVSentinelErrors(t *testing.T) {
 
 	_, err := NVSentinel([]byte("exporter: {}\n"), "v.yaml", NVSentinelOptions{Provider: "redis"})
 	require.EqualError(t, err, `provider "redis" is not postgresql or mongodb`)
+}
+
+// TestNVSentinelDatastoreAgrees: for NVSentinel's datastore setups (the
+// umbrella values files of the chart's tests), the translated config connects
+// where NVSentinel's exporter connects, as its own chart renders it: the
+// expected settings and the ConfigMaps its exporter's pod reads come from
+// deploytest's golden file, regenerated from NVSentinel's chart. The
+// config's ${env:…} references are read from those ConfigMaps, as in the
+// exporter's pod. (Certificate files are checked by the chart's test.)
+func TestNVSentinelDatastoreAgrees(t *testing.T) {
+	const deploytest = "../../distributions/otelcol-courier/deploytest/testdata/"
+	data, err := os.ReadFile(deploytest + "nvsentinel-datastore.json")
+	require.NoError(t, err)
+	var golden struct {
+		Cases map[string]struct {
+			Settings   map[string]any               `json:"settings"`
+			ConfigMaps map[string]map[string]string `json:"configMaps"`
+		} `json:"cases"`
+	}
+	require.NoError(t, json.Unmarshal(data, &golden))
+	require.NotEmpty(t, golden.Cases)
+	ref := regexp.MustCompile(`\$\{env:([A-Za-z_0-9]+)(:-([^}]*))?\}`)
+	for name, c := range golden.Cases {
+		t.Run(name, func(t *testing.T) {
+			values, err := os.ReadFile(deploytest + "nvsentinel/" + name + ".yaml")
+			require.NoError(t, err)
+			res, err := NVSentinel(values, name+".yaml", NVSentinelOptions{})
+			require.NoError(t, err)
+			cfg := decodeConfig(t, res.Config)
+			expand := func(s string) string {
+				return ref.ReplaceAllStringFunc(s, func(r string) string {
+					m := ref.FindStringSubmatch(r)
+					for _, cm := range c.ConfigMaps {
+						if v, ok := cm[m[1]]; ok {
+							return v
+						}
+					}
+					if m[1] == "MONGODB_URI" {
+						return c.Settings["uri"].(string) // from a Secret: the same variable
+					}
+					return m[3]
+				})
+			}
+			str := func(path ...string) string { s, _ := dig(cfg, path...).(string); return expand(s) }
+			want := c.Settings
+			assert.Equal(t, want["provider"], str("receivers", "datastore", "provider"))
+			if want["provider"] == ProviderPostgreSQL {
+				got := map[string]string{}
+				for _, kv := range strings.Fields(str("receivers", "datastore", "postgresql", "dsn")) {
+					k, v, _ := strings.Cut(kv, "=")
+					if k != "sslcert" && k != "sslkey" && k != "sslrootcert" {
+						got[k] = strings.Trim(v, "'")
+					}
+				}
+				wantDSN := map[string]string{}
+				for k, v := range want["dsn"].(map[string]any) {
+					wantDSN[k] = v.(string)
+				}
+				assert.Equal(t, wantDSN, got)
+				return
+			}
+			for key, path := range map[string]string{"database": "database", "collection": "collection", "tokenCollection": "token_collection"} {
+				assert.Equal(t, want[key], str("receivers", "datastore", "mongodb", path), key)
+			}
+		})
+	}
 }

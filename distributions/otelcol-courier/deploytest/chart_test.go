@@ -518,7 +518,6 @@ func TestSeedValues(t *testing.T) {
 		"receivers.datastore.backfill",
 		"receivers.datastore.leader_election.enabled",
 		"processors.event_metadata.source",
-		"processors.event_metadata.overwrite",
 		"exporters.cloudevents.timeout",
 		"exporters.cloudevents.encoding",
 		"exporters.cloudevents.auth",

@@ -51,7 +51,6 @@ processors:
       {{ $k | toJson }}: {{ toString $v | toJson }}
       {{- end }}
     source: nvsentinel://{cluster}/healthevents
-    overwrite: true # replace the receiver's placeholder source
   {{- if $filter }}
   cel_filter: # exporter.filter
     expression: {{ $filter | toJson }}
