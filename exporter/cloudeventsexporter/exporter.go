@@ -21,6 +21,7 @@ import (
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/internal/deadletter"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 )
@@ -120,7 +121,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 	}
 
 	var err error
-	if e.tel, err = newTelemetry(set.TelemetrySettings, e.endpoints); err != nil {
+	if e.tel, err = newTelemetry(componenttel.Exporter(set), e.endpoints); err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
 	return e, nil

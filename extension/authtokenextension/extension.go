@@ -17,6 +17,7 @@ import (
 
 	"github.com/courier-otel/courier/extension/authtokenextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 )
 
 var (
@@ -42,7 +43,7 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	tel, err := authrefresh.NewTelemetry(set.TelemetrySettings, metadata.ScopeName, metadata.Type)
+	tel, err := authrefresh.NewTelemetry(componenttel.Extension(set), metadata.ScopeName, metadata.Type)
 	if err != nil {
 		return nil, err
 	}

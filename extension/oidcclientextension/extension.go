@@ -19,6 +19,7 @@ import (
 
 	"github.com/courier-otel/courier/extension/oidcclientextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 )
 
 var (
@@ -35,7 +36,7 @@ type oidcExtension struct {
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*oidcExtension, error) {
-	tel, err := authrefresh.NewTelemetry(set.TelemetrySettings, metadata.ScopeName, metadata.Type)
+	tel, err := authrefresh.NewTelemetry(componenttel.Extension(set), metadata.ScopeName, metadata.Type)
 	if err != nil {
 		return nil, err
 	}

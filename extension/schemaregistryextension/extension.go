@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension/internal/metadata"
+	"github.com/courier-otel/courier/internal/componenttel"
 )
 
 // Load outcomes, the outcome attribute of courier.schema_registry.loads.
@@ -56,7 +57,7 @@ var (
 
 func newRegistry(set extension.Settings, cfg *Config) (*registry, error) {
 	r := &registry{cfg: cfg, tel: set.TelemetrySettings, logger: set.Logger}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	meter := componenttel.Extension(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if r.loads, err = meter.Int64Counter("courier.schema_registry.loads",
 		metric.WithUnit("{load}"),

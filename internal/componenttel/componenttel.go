@@ -17,6 +17,10 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -254,4 +258,22 @@ type float64Gauge struct {
 
 func (i *float64Gauge) Record(ctx context.Context, v float64, opts ...metric.RecordOption) {
 	i.Float64Gauge.Record(ctx, v, i.a.record(opts)...)
+}
+
+// Receiver, Processor, Exporter and Extension return the component's
+// telemetry settings with the id on every measurement.
+func Receiver(set receiver.Settings) component.TelemetrySettings {
+	return Settings(set.TelemetrySettings, component.KindReceiver, set.ID)
+}
+
+func Processor(set processor.Settings) component.TelemetrySettings {
+	return Settings(set.TelemetrySettings, component.KindProcessor, set.ID)
+}
+
+func Exporter(set exporter.Settings) component.TelemetrySettings {
+	return Settings(set.TelemetrySettings, component.KindExporter, set.ID)
+}
+
+func Extension(set extension.Settings) component.TelemetrySettings {
+	return Settings(set.TelemetrySettings, component.KindExtension, set.ID)
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/mongo"
@@ -55,7 +56,7 @@ type datastoreReceiver struct {
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*datastoreReceiver, error) {
-	tel, err := metadata.NewTelemetry(set.TelemetrySettings)
+	tel, err := metadata.NewTelemetry(componenttel.Receiver(set))
 	if err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/checkpoint"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/lockfile"
@@ -39,7 +40,7 @@ type structuredLogReceiver struct {
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*structuredLogReceiver, error) {
-	tel, err := metadata.NewTelemetry(set.TelemetrySettings)
+	tel, err := metadata.NewTelemetry(componenttel.Receiver(set))
 	if err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
