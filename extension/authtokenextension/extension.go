@@ -34,6 +34,7 @@ type tokenExtension struct {
 	loc    location
 	format tokenFormat
 	cache  *authrefresh.Cache
+	tel    *authrefresh.Telemetry
 	// client reads an http(s) URL; set by Start.
 	client atomic.Pointer[http.Client]
 }
@@ -51,6 +52,7 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	e := &tokenExtension{
 		cfg:    cfg,
 		logger: set.Logger,
+		tel:    tel,
 		loc:    loc,
 		format: tokenFormat{
 			keyName:    cfg.KeyName,
@@ -69,7 +71,8 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	return e, nil
 }
 
-func (e *tokenExtension) Start(ctx context.Context, _ component.Host) error {
+func (e *tokenExtension) Start(ctx context.Context, host component.Host) error {
+	e.tel.Start(host)
 	if e.loc.isURL() {
 		tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
 		if err != nil {

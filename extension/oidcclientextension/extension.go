@@ -31,6 +31,7 @@ type oidcExtension struct {
 	cfg    *Config
 	logger *zap.Logger
 	cache  *authrefresh.Cache
+	tel    *authrefresh.Telemetry
 	// client talks to the token endpoint; set by Start.
 	client atomic.Pointer[http.Client]
 }
@@ -40,7 +41,7 @@ func newExtension(cfg *Config, set extension.Settings) (*oidcExtension, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &oidcExtension{cfg: cfg, logger: set.Logger}
+	e := &oidcExtension{cfg: cfg, logger: set.Logger, tel: tel}
 	e.cache = authrefresh.NewCache(authrefresh.Settings{
 		Fetch:        e.fetch,
 		Timeout:      cfg.Timeout,
@@ -50,7 +51,8 @@ func newExtension(cfg *Config, set extension.Settings) (*oidcExtension, error) {
 	return e, nil
 }
 
-func (e *oidcExtension) Start(ctx context.Context, _ component.Host) error {
+func (e *oidcExtension) Start(ctx context.Context, host component.Host) error {
+	e.tel.Start(host)
 	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
