@@ -84,7 +84,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 		stopCh:    make(chan struct{}),
 		userAgent: []string{fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH)},
 	}
-	e.status = health.New(set.Logger)
+	e.status = health.New(componenttel.Exporter(set))
 	e.health = newSinkHealth(e.status, cfg.Health.FailingAfter)
 	e.workers = newWorkers(max(cfg.Concurrency, 1), workerIdle, e.runJob)
 	for _, ep := range e.endpoints {

@@ -28,7 +28,7 @@ func (h *statusHost) Report(ev *componentstatus.Event) {
 
 func TestSinkHealth(t *testing.T) {
 	h := &statusHost{}
-	rep := health.New(zap.NewNop())
+	rep := health.New(component.TelemetrySettings{Logger: zap.NewNop()})
 	rep.Start(h)
 	sh := newSinkHealth(rep, 20*time.Millisecond)
 	fail := attemptResult{kind: attemptRetryable, status: 503, err: errors.New("503 Service Unavailable")}

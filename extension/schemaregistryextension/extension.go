@@ -58,7 +58,7 @@ var (
 )
 
 func newRegistry(set extension.Settings, cfg *Config) (*registry, error) {
-	r := &registry{cfg: cfg, tel: set.TelemetrySettings, logger: set.Logger, status: health.New(set.Logger)}
+	r := &registry{cfg: cfg, tel: set.TelemetrySettings, logger: set.Logger, status: health.New(componenttel.Extension(set))}
 	meter := componenttel.Extension(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if r.loads, err = meter.Int64Counter("courier.schema_registry.loads",

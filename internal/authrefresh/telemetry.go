@@ -39,7 +39,7 @@ type Telemetry struct {
 func NewTelemetry(set component.TelemetrySettings, scopeName string, typ component.Type) (*Telemetry, error) {
 	m := set.MeterProvider.Meter(scopeName)
 	prefix := "courier." + typ.String() + "."
-	t := &Telemetry{logger: set.Logger, status: health.New(set.Logger)}
+	t := &Telemetry{logger: set.Logger, status: health.New(set)}
 	var err, e error
 	t.refreshes, e = m.Int64Counter(prefix+"token_refreshes",
 		metric.WithUnit("{token}"), metric.WithDescription("Tokens obtained from the token source."))

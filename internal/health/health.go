@@ -9,13 +9,24 @@
 package health
 
 import (
+	"context"
 	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 )
+
+// ScopeName is the meter of the status gauge.
+const ScopeName = "github.com/courier-otel/courier/internal/health"
+
+// MetricStatus is 1 for the component's current status and 0 for the one
+// before, attribute status (ok, recoverable_error, permanent_error), so that
+// an alert can see a permanent error.
+const MetricStatus = "courier.component.status"
 
 // StateKey is the event attribute that says more than the status does
 // (healthcheckv2 shows it with http.status.include_attributes).
@@ -33,7 +44,8 @@ const (
 // Reporter is one component's status. The zero value is not usable; New
 // makes one. Reports made before Start are kept and sent at Start.
 type Reporter struct {
-	log *zap.Logger
+	log   *zap.Logger
+	gauge metric.Int64Gauge // nil without a meter
 
 	mu        sync.Mutex
 	host      component.Host
@@ -44,9 +56,20 @@ type Reporter struct {
 	permanent bool
 }
 
-// New returns a reporter that logs the permanent error with log.
-func New(log *zap.Logger) *Reporter {
-	return &Reporter{log: log}
+// New returns a reporter that logs the permanent error with set's logger and
+// records the status gauge with its meter (give it the component's settings
+// from componenttel, so that the gauge names the component).
+func New(set component.TelemetrySettings) *Reporter {
+	r := &Reporter{log: set.Logger}
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	if set.MeterProvider != nil {
+		// An error leaves the gauge out; the status is still reported.
+		r.gauge, _ = set.MeterProvider.Meter(ScopeName).Int64Gauge(MetricStatus, metric.WithUnit("1"),
+			metric.WithDescription("1 for the component's current status (attribute status: ok, recoverable_error, permanent_error), 0 for the previous one."))
+	}
+	return r
 }
 
 // Start gives the reporter the host to report to.
@@ -96,11 +119,31 @@ func (r *Reporter) set(st componentstatus.Status, state string, err error) {
 	if r.permanent || (st == r.status && state == r.state) {
 		return
 	}
+	r.record(r.status, 0)
+	r.record(st, 1)
 	r.status, r.state, r.err = st, state, err
 	r.permanent = st == componentstatus.StatusPermanentError
 	r.pending = true
 	if r.host != nil {
 		r.send()
+	}
+}
+
+// record sets the gauge of status st.
+func (r *Reporter) record(st componentstatus.Status, v int64) {
+	var name string
+	switch st {
+	case componentstatus.StatusOK:
+		name = "ok"
+	case componentstatus.StatusRecoverableError:
+		name = "recoverable_error"
+	case componentstatus.StatusPermanentError:
+		name = "permanent_error"
+	default:
+		return
+	}
+	if r.gauge != nil {
+		r.gauge.Record(context.Background(), v, metric.WithAttributeSet(attribute.NewSet(attribute.String("status", name))))
 	}
 }
 

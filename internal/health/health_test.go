@@ -45,7 +45,7 @@ func (h *host) got() []string {
 
 func TestReportsChangesOnly(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	r := New(zap.New(core))
+	r := New(component.TelemetrySettings{Logger: zap.New(core)})
 	h := &host{}
 	r.State(StateStandby) // before Start: kept
 	r.Start(h)
@@ -73,7 +73,7 @@ func TestReportsChangesOnly(t *testing.T) {
 }
 
 func TestHostWithoutStatusReporting(t *testing.T) {
-	r := New(zap.NewNop())
+	r := New(component.TelemetrySettings{Logger: zap.NewNop()})
 	r.Start(componentHost{})
 	r.Recoverable(errors.New("x")) // must not panic
 	st, _ := r.Status()

@@ -63,7 +63,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*datas
 	}
 	return &datastoreReceiver{
 		cfg: cfg, set: set, next: next, log: set.Logger, tel: tel, obs: obs,
-		status:    health.New(set.Logger),
+		status:    health.New(componenttel.Receiver(set)),
 		warnLimit: rate.NewLimiter(rate.Every(time.Second), 10),
 	}, nil
 }

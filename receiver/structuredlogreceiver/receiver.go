@@ -56,7 +56,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*struc
 	if err != nil {
 		return nil, fmt.Errorf("create obsreport: %w", err)
 	}
-	return &structuredLogReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsreport: obs, status: health.New(set.Logger)}, nil
+	return &structuredLogReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsreport: obs, status: health.New(componenttel.Receiver(set))}, nil
 }
 
 // Start takes the single-instance lock in every folder it reads, opens the
