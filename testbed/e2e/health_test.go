@@ -29,8 +29,9 @@ type healthCollector struct {
 
 func startHealthCollector(t *testing.T, config string, env []string) *healthCollector {
 	t.Helper()
-	ports := testutil.FreePorts(t, 2)
-	env = append(env, fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", ports[0]), fmt.Sprintf("COURIER_E2E_READY_PORT=%d", ports[1]))
+	ports := testutil.FreePorts(t, 4)
+	env = append(env, fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", ports[0]), fmt.Sprintf("COURIER_E2E_READY_PORT=%d", ports[1]),
+		fmt.Sprintf("COURIER_E2E_HEALTH_GRPC_PORT=%d", ports[2]), fmt.Sprintf("COURIER_E2E_READY_GRPC_PORT=%d", ports[3]))
 	c := &healthCollector{
 		Collector: testutil.StartCollector(t, testutil.CollectorBinary(t), env, "--config="+config),
 		live:      fmt.Sprintf("http://127.0.0.1:%d/", ports[0]),

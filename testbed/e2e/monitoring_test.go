@@ -281,7 +281,7 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 		}
 	}
 
-	ports := testutil.FreePorts(t, 2)
+	ports := testutil.FreePorts(t, 3)
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])
 	c := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
 		"COURIER_E2E_LOG_DIR=" + logDir,
@@ -295,6 +295,7 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 		"COURIER_E2E_DEAD_LETTER_DIR=" + e.deadLetter,
 		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", ports[0]),
 		fmt.Sprintf("COURIER_E2E_METRICS_PORT=%d", ports[1]),
+		fmt.Sprintf("COURIER_E2E_HEALTH_GRPC_PORT=%d", ports[2]),
 	}, "--config=testdata/monitoring.yaml")
 	c.WaitUntil(testutil.DefaultStartTimeout, "collector live", func() error {
 		return httpGet200(fmt.Sprintf("http://127.0.0.1:%d/", ports[0]))

@@ -312,6 +312,9 @@ healthcheckv2/live:
     status:
       enabled: true
       path: /
+  # healthcheckv2 always serves gRPC health too; kept on loopback, the probes use HTTP.
+  grpc:
+    endpoint: 127.0.0.1:13132
 healthcheckv2/ready:
   use_v2: true
   component_health:
@@ -324,6 +327,8 @@ healthcheckv2/ready:
       enabled: true
       path: /status
       include_attributes: true
+  grpc:
+    endpoint: 127.0.0.1:13135
 {{- end }}
 
 {{/* The collector's own metrics, Prometheus format on the metrics port. */}}
