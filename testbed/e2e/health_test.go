@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
@@ -132,11 +136,27 @@ func newTokenSink(t *testing.T, tokens *tokenServer) *tokenSink {
 	return s
 }
 
-// sendLogs posts n events through OTLP in the background: the receiver
-// answers once they are delivered, which can be long during an outage.
+// sendLogs posts n events through OTLP in the background and keeps the
+// request open: the receiver answers once they are delivered, which during
+// an outage is when it ends (as Courier's own receivers wait).
 func sendLogs(t *testing.T, port int, prefix string, n int) []string {
 	ld, ids := ceLogs(t, prefix, n)
-	go func() { _ = postLogs(fmt.Sprintf("http://127.0.0.1:%d/v1/logs", port), ld) }()
+	payload, err := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/v1/logs", port), bytes.NewReader(payload))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+		}
+	}()
 	return ids
 }
 

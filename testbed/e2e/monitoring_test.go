@@ -314,7 +314,7 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 		}
 	}()
 	writeEvents("invalid.log", time.Now(), 3, json.RawMessage(`{"fps":-1}`)) // schema_validation drops
-	writeEvents("old.log", time.Now().AddDate(0, 0, -200), 3, stats.Data)     // old_events drops
+	writeEvents("old.log", time.Now().AddDate(0, 0, -200), 3, stats.Data)    // old_events drops
 	torn, err := os.OpenFile(filepath.Join(logDir, "load-0.log"), os.O_APPEND|os.O_WRONLY, 0)
 	if err == nil {
 		_, _ = torn.WriteString("this is not json\n") // structured_log rejects
