@@ -150,6 +150,9 @@ func (r *datastoreReceiver) run(ctx context.Context) {
 				backoff = sleep(ctx, backoff)
 				continue
 			}
+			if l, ok := lead.(interface{ OnReachability(func(error)) }); ok {
+				l.OnReachability(r.standbyReach)
+			}
 		}
 		r.leading(false)
 		lost, err := lead.Acquire(ctx)
@@ -232,6 +235,17 @@ func (r *datastoreReceiver) leading(yes bool) {
 		return
 	}
 	r.tel.Leader.Record(context.Background(), 0)
+	r.status.State(health.StateStandby)
+}
+
+// standbyReach is told, on every attempt of a replica waiting for the
+// lease, whether it reached the datastore: a standby that cannot could not
+// take over, a recoverable error (the election logs it).
+func (r *datastoreReceiver) standbyReach(err error) {
+	if err != nil {
+		r.status.Recoverable(err)
+		return
+	}
 	r.status.State(health.StateStandby)
 }
 
