@@ -281,6 +281,7 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 		}
 	}
 
+	e.tokens.SetLifetime(5 * time.Second)
 	ports := testutil.FreePorts(t, 3)
 	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])
 	c := testutil.StartCollector(t, testutil.CollectorBinary(t), []string{
@@ -315,11 +316,23 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 	}()
 	writeEvents("invalid.log", time.Now(), 3, json.RawMessage(`{"fps":-1}`)) // schema_validation drops
 	writeEvents("old.log", time.Now().AddDate(0, 0, -200), 3, stats.Data)    // old_events drops
-	torn, err := os.OpenFile(filepath.Join(logDir, "load-0.log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, _ = torn.WriteString("this is not json\n") // structured_log rejects
-		_ = torn.Close()
+	writeEvents("torn.log", time.Now(), 1, stats.Data)
+	torn, err := os.OpenFile(filepath.Join(logDir, "torn.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if _, err := torn.WriteString("this is not json\n"); err != nil { // structured_log rejects it
+		t.Fatal(err)
+	}
+	_ = torn.Close()
+	// The token endpoint fails for a while: both token extensions count
+	// failed refreshes (tokens live 5 s, so they refresh meanwhile).
+	go func() {
+		time.Sleep(2 * time.Second)
+		e.tokens.SetFailing(true)
+		time.Sleep(8 * time.Second)
+		e.tokens.SetFailing(false)
+	}()
 	poison := pgtest.SampleEvent("poison-node") // the sink refuses it: dead-lettered
 	if _, err := pgtest.InsertHealthEvent(ctx, e.conn, poison); err != nil {
 		t.Fatal(err)
