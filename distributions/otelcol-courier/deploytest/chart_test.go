@@ -147,7 +147,13 @@ func renderRelease(t *testing.T, values map[string]any) *release {
 		var obj any
 		switch meta.Kind {
 		case "ConfigMap":
-			if strings.HasSuffix(name, "dashboard.yaml") {
+			var om struct {
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &om); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if strings.HasSuffix(om.Metadata.Name, "-dashboard") {
 				r.dashboard = &corev1.ConfigMap{}
 				obj = r.dashboard
 				break
