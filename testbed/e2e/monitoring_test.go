@@ -385,8 +385,76 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries checked against %d exported metric names", len(queries), len(names))
+	if out := os.Getenv("COURIER_DASHBOARD_SAMPLES"); out != "" {
+		recordSamples(t, metricsURL, out)
+	}
 	cancel()
 	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
+
+// sampleSet is one scrape for testbed/dashboardpng: every sample's name,
+// labels and value at a time.
+type sampleSet struct {
+	Time    time.Time `json:"time"`
+	Samples []struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+		Value  float64           `json:"value"`
+	} `json:"samples"`
+}
+
+// recordSamples scrapes url every second for a minute of the running load
+// and writes the scrapes as JSON to path: the input of testbed/dashboardpng,
+// which plots the dashboard's panels from them (the chart README's picture).
+func recordSamples(t *testing.T, url, path string) {
+	t.Helper()
+	var sets []sampleSet
+	for range 60 {
+		resp, err := httpClient.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := sampleSet{Time: time.Now()}
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			m := sampleLine.FindStringSubmatch(line)
+			fields := strings.Fields(line)
+			if m == nil || len(fields) < 2 {
+				continue
+			}
+			var v float64
+			if _, err := fmt.Sscan(fields[len(fields)-1], &v); err != nil {
+				continue
+			}
+			labels := map[string]string{}
+			for _, l := range labelValue.FindAllStringSubmatch(m[2], -1) {
+				labels[l[1]] = l[2]
+			}
+			set.Samples = append(set.Samples, struct {
+				Name   string            `json:"name"`
+				Labels map[string]string `json:"labels"`
+				Value  float64           `json:"value"`
+			}{m[1], labels, v})
+		}
+		_ = resp.Body.Close()
+		sets = append(sets, set)
+		time.Sleep(time.Second)
+	}
+	b, err := json.Marshal(sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d scrapes written to %s", len(sets), path)
+}
+
+var labelValue = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
