@@ -308,9 +308,15 @@ func TestDashboardAndAlertsMatchMetrics(t *testing.T) {
 	defer l.finish(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	badConn := e.connect(t)
 	go func() {
 		for i := 0; ctx.Err() == nil; i++ {
 			writeEvents(fmt.Sprintf("load-%d.log", i%4), time.Now(), 200, stats.Data)
+			if i%10 == 0 { // some bad input all along, for the picture's drop panels
+				writeEvents(fmt.Sprintf("invalid-%d.log", i), time.Now(), 5, json.RawMessage(`{"fps":-1}`))
+				writeEvents(fmt.Sprintf("old-%d.log", i), time.Now().AddDate(0, 0, -200), 5, stats.Data)
+				_, _ = pgtest.InsertHealthEvent(ctx, badConn, pgtest.SampleEvent(fmt.Sprintf("poison-%d", i)))
+			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
