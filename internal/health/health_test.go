@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -81,3 +84,28 @@ func TestHostWithoutStatusReporting(t *testing.T) {
 }
 
 type componentHost struct{ component.Host }
+
+func TestStatusGauge(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	r := New(component.TelemetrySettings{Logger: zap.NewNop(), MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	r.Start(&host{})
+	r.OK()
+	r.Recoverable(errors.New("down"))
+	r.Permanent("refused", errors.New("401"))
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != MetricStatus {
+				continue
+			}
+			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+				v, _ := p.Attributes.Value("status")
+				got[v.AsString()] = p.Value
+			}
+		}
+	}
+	assert.Equal(t, map[string]int64{"ok": 0, "recoverable_error": 0, "permanent_error": 1}, got)
+}
