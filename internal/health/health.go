@@ -39,6 +39,9 @@ const (
 	StateStandby = "standby"
 	// StateLeading: the datastore replica that reads.
 	StateLeading = "leading"
+	// StateConnecting: opening the datastore (before the first connection
+	// succeeds or fails).
+	StateConnecting = "connecting"
 )
 
 // Reporter is one component's status. The zero value is not usable; New

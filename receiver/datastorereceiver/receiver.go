@@ -187,6 +187,7 @@ func (r *datastoreReceiver) run(ctx context.Context) {
 func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 	backoff := backoffInitial
 	var src source
+	r.status.State(health.StateConnecting)
 	for src == nil {
 		var err error
 		if src, err = openSource(readCtx, r.cfg, r.tokens, r.log); err != nil {
@@ -204,6 +205,7 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 			backoff = sleep(readCtx, backoff)
 		}
 	}
+	r.reading()
 	s := newSession(r, src)
 	defer s.close()
 	backoff = backoffInitial
@@ -230,8 +232,8 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 // serves by taking over), so its status is OK, in state standby.
 func (r *datastoreReceiver) leading(yes bool) {
 	if yes {
+		// The status follows from read: connecting, then leading.
 		r.tel.Leader.Record(context.Background(), 1)
-		r.reading()
 		return
 	}
 	r.tel.Leader.Record(context.Background(), 0)
