@@ -244,6 +244,10 @@ func (r *datastoreReceiver) leading(yes bool) {
 // lease, whether it reached the datastore: a standby that cannot could not
 // take over, a recoverable error (the election logs it).
 func (r *datastoreReceiver) standbyReach(err error) {
+	if msg, ok := permanent(err); ok {
+		r.status.Permanent(msg, err)
+		return
+	}
 	if err != nil {
 		r.status.Recoverable(err)
 		return
