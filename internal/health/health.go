@@ -100,13 +100,9 @@ func (r *Reporter) Recoverable(err error) { r.set(componentstatus.StatusRecovera
 // error once, at error level. The status stays permanent until shutdown (the
 // collector allows no way back).
 func (r *Reporter) Permanent(msg string, err error) {
-	r.mu.Lock()
-	first := !r.permanent
-	r.mu.Unlock()
-	if first {
+	if r.set(componentstatus.StatusPermanentError, "", err) {
 		r.log.Error(msg, zap.Error(err))
 	}
-	r.set(componentstatus.StatusPermanentError, "", err)
 }
 
 // Status is the last status reported (StatusNone before any), and its state.
@@ -116,11 +112,12 @@ func (r *Reporter) Status() (componentstatus.Status, string) {
 	return r.status, r.state
 }
 
-func (r *Reporter) set(st componentstatus.Status, state string, err error) {
+// set records and reports a change; it reports whether there was one.
+func (r *Reporter) set(st componentstatus.Status, state string, err error) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.permanent || (st == r.status && state == r.state) {
-		return
+		return false
 	}
 	r.record(r.status, 0)
 	r.record(st, 1)
@@ -130,6 +127,7 @@ func (r *Reporter) set(st componentstatus.Status, state string, err error) {
 	if r.host != nil {
 		r.send()
 	}
+	return true
 }
 
 // record sets the gauge of status st.

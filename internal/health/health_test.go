@@ -109,3 +109,17 @@ func TestStatusGauge(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int64{"ok": 0, "recoverable_error": 0, "permanent_error": 1}, got)
 }
+
+func TestPermanentLoggedOnceUnderConcurrency(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	r := New(component.TelemetrySettings{Logger: zap.New(core)})
+	h := &host{}
+	r.Start(h)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() { r.Permanent("The sink refuses every request", errors.New("401")) })
+	}
+	wg.Wait()
+	assert.Equal(t, 1, logs.Len())
+	assert.Equal(t, []string{"StatusPermanentError: 401"}, h.got())
+}
