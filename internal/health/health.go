@@ -93,8 +93,11 @@ func (r *Reporter) OK() { r.set(componentstatus.StatusOK, "", nil) }
 func (r *Reporter) State(state string) { r.set(componentstatus.StatusOK, state, nil) }
 
 // Recoverable reports an error that may go away by itself (a sink or a
-// datastore down). Only the first error of a run of them is reported.
-func (r *Reporter) Recoverable(err error) { r.set(componentstatus.StatusRecoverableError, "", err) }
+// datastore down). Only the first error of a run of them is reported; it
+// returns true for that one (to log it once).
+func (r *Reporter) Recoverable(err error) bool {
+	return r.set(componentstatus.StatusRecoverableError, "", err)
+}
 
 // Permanent reports an error only a person can fix, and logs msg with the
 // error once, at error level. The status stays permanent until shutdown (the

@@ -156,7 +156,9 @@ func (r *structuredLogReceiver) lock(dirs []string) error {
 // every poll).
 func (r *structuredLogReceiver) folderStatus(folders error) {
 	if err := errors.Join(folders, r.lockErr); err != nil {
-		r.status.Recoverable(err)
+		if r.status.Recoverable(err) && folders != nil {
+			r.set.Logger.Warn("Cannot read a log folder; its files are not read until it can be", zap.Error(folders))
+		}
 		return
 	}
 	r.status.OK()
