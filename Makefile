@@ -195,7 +195,8 @@ test: deps $(COURIER_BINARY) kafka-broker ## Build, then run every test (unit, i
 	@mkdir -p $(TOOLS_DIR)
 	$(GO) -C testbed/ferretdb build -o $(FERRETDB_RUNNER) .
 	$(FERRETDB_RUNNER) -- bash -c '$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
-		$(GO) test -timeout $(TEST_TIMEOUT) -run Mongo ./receiver/datastorereceiver/'
+		$(GO) test -timeout $(TEST_TIMEOUT) -run Mongo ./receiver/datastorereceiver/ && \
+		COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) -run TestHealthStandaloneMongoDB ./testbed/e2e/'
 	COURIER_BINARY=$(COURIER_BINARY) $(GO) -C $(DEPLOYTEST_DIR) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 FUZZTIME ?= 10s

@@ -78,6 +78,16 @@ type Config struct {
 	// whose schemas choose the NVDF prefixes of data members (ts_ for
 	// date-time strings, d_ for numbers, …) instead of their JSON types.
 	SchemaRegistry *component.ID `mapstructure:"schema_registry"`
+	Health         HealthConfig  `mapstructure:"health"`
+
+	_ struct{}
+}
+
+// HealthConfig says when the exporter's status turns to an error (health.go).
+type HealthConfig struct {
+	// FailingAfter is how long every attempt must have failed before the
+	// status is a recoverable error; 0 reports the first failure.
+	FailingAfter time.Duration `mapstructure:"failing_after"`
 
 	_ struct{}
 }
@@ -146,6 +156,9 @@ func (cfg *Config) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	if cfg.Health.FailingAfter < 0 {
+		add("health::failing_after must not be negative")
+	}
 	switch {
 	case cfg.ClientConfig.Endpoint == "" && len(cfg.Endpoints) == 0:
 		add("endpoint or endpoints must be set")

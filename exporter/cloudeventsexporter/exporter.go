@@ -21,7 +21,9 @@ import (
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/internal/deadletter"
+	"github.com/courier-otel/courier/internal/health"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 )
 
@@ -55,6 +57,8 @@ type ceExporter struct {
 	dl         *deadletter.Writer
 	warnLimit  *rate.Limiter
 	suppressed atomic.Int64
+	status     *health.Reporter
+	health     *sinkHealth
 	// placeholders holds the receiver IDs warnPlaceholders warned about.
 	placeholders sync.Map
 
@@ -82,6 +86,8 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 		stopCh:    make(chan struct{}),
 		userAgent: []string{fmt.Sprintf("%s/%s (%s/%s)", set.BuildInfo.Description, set.BuildInfo.Version, runtime.GOOS, runtime.GOARCH)},
 	}
+	e.status = health.New(componenttel.Exporter(set))
+	e.health = newSinkHealth(e.status, cfg.Health.FailingAfter)
 	e.workers = newWorkers(max(cfg.Concurrency, 1), workerIdle, e.runJob)
 	for _, ep := range e.endpoints {
 		u, err := url.Parse(ep)
@@ -122,7 +128,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 	}
 
 	var err error
-	if e.tel, err = newTelemetry(set.TelemetrySettings, e.endpoints); err != nil {
+	if e.tel, err = newTelemetry(componenttel.Exporter(set), e.endpoints); err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
 	return e, nil
@@ -131,6 +137,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 // start builds the HTTP client (deferred to here because the authenticator
 // is an extension of the host) and opens the dead-letter directory.
 func (e *ceExporter) start(ctx context.Context, host component.Host) error {
+	e.status.Start(host)
 	// Without a tracer and meter provider confighttp leaves out its otelhttp
 	// wrapper: its per-request span, attribute sets and body wrapper cost a
 	// quarter of the CPU of a one-event request on a fast sink, and the

@@ -105,6 +105,7 @@ func createDefaultConfig() component.Config {
 			MaxSize: defaultDeadLetterMax,
 			OnFull:  deadletter.DropOldest,
 		},
+		Health: HealthConfig{FailingAfter: defaultFailingAfter},
 	}
 }
 

@@ -104,6 +104,7 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 		}
 		res := e.attempt(ctx, ep, src, hdr)
 		last = res
+		e.health.attempted(res, e.redacted[ep])
 		if res.kind == attemptOK {
 			e.tel.sent(ctx, ep, events, len(src.b))
 			return outcome{kind: delivered}
@@ -116,6 +117,7 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 			return outcome{kind: failed, reason: reasonRejected, status: res.status, endpoint: e.redacted[ep], err: res.err}
 		case attemptAuth:
 			if authRetried {
+				e.health.refused(res, e.redacted[ep])
 				return outcome{kind: failed, reason: reasonUnauthorized, status: res.status, endpoint: e.redacted[ep], err: res.err}
 			}
 			authRetried = true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/courier-otel/courier/extension/authtokenextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 )
 
 var (
@@ -33,6 +34,7 @@ type tokenExtension struct {
 	loc    location
 	format tokenFormat
 	cache  *authrefresh.Cache
+	tel    *authrefresh.Telemetry
 	// client reads an http(s) URL; set by Start.
 	client atomic.Pointer[http.Client]
 }
@@ -42,7 +44,7 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
-	tel, err := authrefresh.NewTelemetry(set.TelemetrySettings, metadata.ScopeName, metadata.Type)
+	tel, err := authrefresh.NewTelemetry(componenttel.Extension(set), metadata.ScopeName, metadata.Type)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +52,7 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	e := &tokenExtension{
 		cfg:    cfg,
 		logger: set.Logger,
+		tel:    tel,
 		loc:    loc,
 		format: tokenFormat{
 			keyName:    cfg.KeyName,
@@ -68,7 +71,8 @@ func newExtension(cfg *Config, set extension.Settings) (*tokenExtension, error) 
 	return e, nil
 }
 
-func (e *tokenExtension) Start(ctx context.Context, _ component.Host) error {
+func (e *tokenExtension) Start(ctx context.Context, host component.Host) error {
+	e.tel.Start(host)
 	if e.loc.isURL() {
 		tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
 		if err != nil {

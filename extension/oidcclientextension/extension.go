@@ -19,6 +19,7 @@ import (
 
 	"github.com/courier-otel/courier/extension/oidcclientextension/internal/metadata"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/internal/componenttel"
 )
 
 var (
@@ -30,16 +31,17 @@ type oidcExtension struct {
 	cfg    *Config
 	logger *zap.Logger
 	cache  *authrefresh.Cache
+	tel    *authrefresh.Telemetry
 	// client talks to the token endpoint; set by Start.
 	client atomic.Pointer[http.Client]
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*oidcExtension, error) {
-	tel, err := authrefresh.NewTelemetry(set.TelemetrySettings, metadata.ScopeName, metadata.Type)
+	tel, err := authrefresh.NewTelemetry(componenttel.Extension(set), metadata.ScopeName, metadata.Type)
 	if err != nil {
 		return nil, err
 	}
-	e := &oidcExtension{cfg: cfg, logger: set.Logger}
+	e := &oidcExtension{cfg: cfg, logger: set.Logger, tel: tel}
 	e.cache = authrefresh.NewCache(authrefresh.Settings{
 		Fetch:        e.fetch,
 		Timeout:      cfg.Timeout,
@@ -49,7 +51,8 @@ func newExtension(cfg *Config, set extension.Settings) (*oidcExtension, error) {
 	return e, nil
 }
 
-func (e *oidcExtension) Start(ctx context.Context, _ component.Host) error {
+func (e *oidcExtension) Start(ctx context.Context, host component.Host) error {
+	e.tel.Start(host)
 	tlsCfg, err := e.cfg.TLS.LoadTLSConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)

@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension/internal/metadata"
+	"github.com/courier-otel/courier/internal/componenttel"
+	"github.com/courier-otel/courier/internal/health"
 )
 
 // Load outcomes, the outcome attribute of courier.schema_registry.loads.
@@ -34,6 +36,7 @@ type registry struct {
 	cfg    *Config
 	tel    component.TelemetrySettings
 	logger *zap.Logger
+	status *health.Reporter
 
 	current atomic.Pointer[schemaSet]
 	fetch   *fetcher
@@ -55,8 +58,8 @@ var (
 )
 
 func newRegistry(set extension.Settings, cfg *Config) (*registry, error) {
-	r := &registry{cfg: cfg, tel: set.TelemetrySettings, logger: set.Logger}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	r := &registry{cfg: cfg, tel: set.TelemetrySettings, logger: set.Logger, status: health.New(componenttel.Extension(set))}
+	meter := componenttel.Extension(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if r.loads, err = meter.Int64Counter("courier.schema_registry.loads",
 		metric.WithUnit("{load}"),
@@ -112,6 +115,7 @@ func (r *registry) Start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("schema_registry HTTP client: %w", err)
 	}
 	r.fetch = &fetcher{client: client, lim: r.limits()}
+	r.status.Start(host)
 	for _, s := range r.cfg.Sources {
 		if strings.HasPrefix(strings.ToLower(s), "http://") {
 			r.logger.Warn("schema source uses plain http: schemas could be altered in transit", zap.String("source", redact(s)))
@@ -129,6 +133,7 @@ func (r *registry) Start(ctx context.Context, host component.Host) error {
 		r.logger.Warn("no schema source loaded; serving the cached package",
 			zap.String("cached_from", set.source), zap.String("error", joinErrors(failures)))
 		r.loads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcomeCache)))
+		r.status.Recoverable(fmt.Errorf("no schema source loads; serving the cached package from %s: %s", redact(set.source), joinErrors(failures)))
 	}
 	r.current.Store(set)
 	if r.gauges, err = r.meter.RegisterCallback(r.observe, r.schemas, r.events); err != nil {
@@ -185,8 +190,10 @@ func (r *registry) refresh(ctx context.Context) {
 	if set == nil {
 		r.loads.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcomeFailed)))
 		r.logger.Warn("schema refresh failed; keeping the current schemas", zap.String("error", joinErrors(failures)))
+		r.status.Recoverable(fmt.Errorf("no schema source loads; keeping the current schemas: %s", joinErrors(failures)))
 		return
 	}
+	r.status.OK()
 	if set != cur {
 		r.current.Store(set)
 	}

@@ -3,12 +3,15 @@ package authrefresh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/courier-otel/courier/internal/health"
 )
 
 // Telemetry is the logging and the metrics of one authenticator:
@@ -26,6 +29,9 @@ type Telemetry struct {
 	failures      metric.Int64Counter
 	invalidations metric.Int64Counter
 	waitingReqs   metric.Int64UpDownCounter
+	// status: the token source failing is a recoverable error, a token
+	// obtained is OK.
+	status *health.Reporter
 }
 
 // NewTelemetry creates the instruments of the authenticator of type typ with
@@ -33,7 +39,7 @@ type Telemetry struct {
 func NewTelemetry(set component.TelemetrySettings, scopeName string, typ component.Type) (*Telemetry, error) {
 	m := set.MeterProvider.Meter(scopeName)
 	prefix := "courier." + typ.String() + "."
-	t := &Telemetry{logger: set.Logger}
+	t := &Telemetry{logger: set.Logger, status: health.New(set)}
 	var err, e error
 	t.refreshes, e = m.Int64Counter(prefix+"token_refreshes",
 		metric.WithUnit("{token}"), metric.WithDescription("Tokens obtained from the token source."))
@@ -50,10 +56,18 @@ func NewTelemetry(set component.TelemetrySettings, scopeName string, typ compone
 	return t, err
 }
 
+// Start reports the status to host from now on.
+func (t *Telemetry) Start(host component.Host) {
+	if t != nil {
+		t.status.Start(host)
+	}
+}
+
 func (t *Telemetry) refreshed(tok Token, took time.Duration, recoveredAfter int) {
 	if t == nil {
 		return
 	}
+	t.status.OK()
 	t.refreshes.Add(context.Background(), 1)
 	if recoveredAfter > 0 {
 		t.logger.Info("Obtained a token after failed attempts", zap.Int("failed_attempts", recoveredAfter))
@@ -77,6 +91,7 @@ func (t *Telemetry) failed(err error, attempt int, retryIn time.Duration) {
 		reason = fe.Reason
 	}
 	t.failures.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+	t.status.Recoverable(fmt.Errorf("cannot obtain a token (%s): %w", reason, err))
 	// One line per attempt; the backoff bounds the rate.
 	t.logger.Warn("Could not obtain a token; requests wait for one",
 		zap.String("reason", reason), zap.Int("attempt", attempt),

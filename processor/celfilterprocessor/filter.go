@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 	"github.com/courier-otel/courier/processor/celfilterprocessor/internal/metadata"
 )
@@ -63,7 +64,7 @@ func newFilter(set processor.Settings, cfg *Config) (*filter, error) {
 		prg: prg, dropOnErr: cfg.OnError == OnErrorDrop, logger: set.Logger,
 		warnErrors: rate.NewLimiter(rate.Every(10*time.Second), 1),
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	meter := componenttel.Processor(set).MeterProvider.Meter(metadata.ScopeName)
 	if f.dropped, err = meter.Int64Counter("courier.cel_filter.dropped",
 		metric.WithUnit("{event}"), metric.WithDescription("Events dropped because the expression was false.")); err != nil {
 		return nil, err

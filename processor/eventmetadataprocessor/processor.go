@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 	"github.com/courier-otel/courier/processor/eventmetadataprocessor/internal/metadata"
 )
@@ -60,7 +61,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*eventMetadata, error) {
 	}
 	sort.Slice(p.ext, func(i, j int) bool { return p.ext[i].key < p.ext[j].key })
 
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	meter := componenttel.Processor(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if p.enriched, err = meter.Int64Counter("courier.event_metadata.events",
 		metric.WithUnit("{event}"), metric.WithDescription("Events processed.")); err != nil {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	sr "github.com/courier-otel/courier/extension/schemaregistryextension"
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/processor/oldeventsprocessor/internal/metadata"
 )
 
@@ -56,7 +57,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*oldEvents, error) {
 	for c := causeIgnoreOldEvents; c < numCauses; c++ {
 		p.causeSet[c] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", c.String())))
 	}
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	meter := componenttel.Processor(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if p.dropped, err = meter.Int64Counter("courier.old_events.dropped",
 		metric.WithUnit("{event}"),

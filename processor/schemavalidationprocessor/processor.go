@@ -16,6 +16,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/courier-otel/courier/extension/schemaregistryextension"
+	"github.com/courier-otel/courier/internal/componenttel"
 	"github.com/courier-otel/courier/internal/privacy"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 	"github.com/courier-otel/courier/processor/schemavalidationprocessor/internal/metadata"
@@ -73,7 +74,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*schemaValidation, error
 		p.reasonSet[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))
 	}
 	p.consent.Store(&privacy.Consent{}) // no consent until Start reads it
-	meter := set.MeterProvider.Meter(metadata.ScopeName)
+	meter := componenttel.Processor(set).MeterProvider.Meter(metadata.ScopeName)
 	var err error
 	if p.validated, err = meter.Int64Counter("courier.schema_validation.validated",
 		metric.WithUnit("{event}"),

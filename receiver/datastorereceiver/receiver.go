@@ -2,22 +2,20 @@ package datastorereceiver
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/internal/componenttel"
+	"github.com/courier-otel/courier/internal/health"
 	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
-	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/mongo"
 )
 
 // Timing of retries: reconnecting to the datastore and redelivering a
@@ -30,9 +28,6 @@ const (
 	tokenTimeout = 10 * time.Second
 )
 
-// errStandby is the status of a replica that waits for the leadership.
-var errStandby = errors.New("standby: another replica is reading the datastore")
-
 // datastoreReceiver runs the leader election and, while it leads, one
 // session reading the datastore (session.go).
 type datastoreReceiver struct {
@@ -44,18 +39,17 @@ type datastoreReceiver struct {
 	tel *metadata.Telemetry
 	obs *receiverhelper.ObsReport
 
-	host       component.Host
-	tokens     *tokenStorage // resume::storage, or nil
-	statusMu   sync.Mutex
-	lastStatus componentstatus.Status
-	warnLimit  *rate.Limiter
+	host      component.Host
+	tokens    *tokenStorage // resume::storage, or nil
+	status    *health.Reporter
+	warnLimit *rate.Limiter
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*datastoreReceiver, error) {
-	tel, err := metadata.NewTelemetry(set.TelemetrySettings)
+	tel, err := metadata.NewTelemetry(componenttel.Receiver(set))
 	if err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
@@ -69,6 +63,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*datas
 	}
 	return &datastoreReceiver{
 		cfg: cfg, set: set, next: next, log: set.Logger, tel: tel, obs: obs,
+		status:    health.New(componenttel.Receiver(set)),
 		warnLimit: rate.NewLimiter(rate.Every(time.Second), 10),
 	}, nil
 }
@@ -88,6 +83,7 @@ func (r *datastoreReceiver) Start(ctx context.Context, host component.Host) erro
 		r.tokens = &tokenStorage{client: client, key: "resume_token/" + r.cfg.ClientName}
 	}
 	r.host = host
+	r.status.Start(host)
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
@@ -154,6 +150,9 @@ func (r *datastoreReceiver) run(ctx context.Context) {
 				backoff = sleep(ctx, backoff)
 				continue
 			}
+			if l, ok := lead.(interface{ OnReachability(func(error)) }); ok {
+				l.OnReachability(r.standbyReach)
+			}
 		}
 		r.leading(false)
 		lost, err := lead.Acquire(ctx)
@@ -188,16 +187,16 @@ func (r *datastoreReceiver) run(ctx context.Context) {
 func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 	backoff := backoffInitial
 	var src source
+	r.status.State(health.StateConnecting)
 	for src == nil {
 		var err error
 		if src, err = openSource(readCtx, r.cfg, r.tokens, r.log); err != nil {
 			if readCtx.Err() != nil {
 				return
 			}
-			if errors.Is(err, mongo.ErrNoChangeStreams) {
+			if msg, ok := permanent(err); ok {
 				// Retrying cannot help: say so once and stop reading.
-				r.log.Error("Cannot read the datastore: MongoDB must run as a replica set", zap.Error(err))
-				r.report(componentstatus.NewPermanentErrorEvent(err))
+				r.status.Permanent(msg, err)
 				<-readCtx.Done()
 				return
 			}
@@ -206,6 +205,7 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 			backoff = sleep(readCtx, backoff)
 		}
 	}
+	r.reading()
 	s := newSession(r, src)
 	defer s.close()
 	backoff = backoffInitial
@@ -221,39 +221,54 @@ func (r *datastoreReceiver) read(readCtx, runCtx context.Context) {
 			continue
 		}
 		backoff = backoffInitial
-		r.report(componentstatus.NewEvent(componentstatus.StatusOK))
+		r.reading()
 		if b.len() > 0 && !s.handOff(readCtx, runCtx, b) {
 			return
 		}
 	}
 }
 
-// leading records whether this replica reads now.
+// leading records whether this replica reads now. A standby is healthy (it
+// serves by taking over), so its status is OK, in state standby.
 func (r *datastoreReceiver) leading(yes bool) {
 	if yes {
+		// The status follows from read: connecting, then leading.
 		r.tel.Leader.Record(context.Background(), 1)
-		r.report(componentstatus.NewEvent(componentstatus.StatusOK))
 		return
 	}
 	r.tel.Leader.Record(context.Background(), 0)
-	r.report(componentstatus.NewRecoverableErrorEvent(errStandby))
+	r.status.State(health.StateStandby)
 }
 
-// failed logs (rate-limited) and reports a recoverable error.
+// standbyReach is told, on every attempt of a replica waiting for the
+// lease, whether it reached the datastore: a standby that cannot could not
+// take over, a recoverable error (the election logs it).
+func (r *datastoreReceiver) standbyReach(err error) {
+	if msg, ok := permanent(err); ok {
+		r.status.Permanent(msg, err)
+		return
+	}
+	if err != nil {
+		r.status.Recoverable(err)
+		return
+	}
+	r.status.State(health.StateStandby)
+}
+
+// reading reports that this replica reads the datastore.
+func (r *datastoreReceiver) reading() {
+	if r.cfg.LeaderElection.Enabled {
+		r.status.State(health.StateLeading)
+		return
+	}
+	r.status.OK()
+}
+
+// failed logs (rate-limited) and reports a recoverable error: the
+// datastore is unreachable or refused a query, and is retried.
 func (r *datastoreReceiver) failed(msg string, err error) {
 	r.warn(msg, zap.Error(err))
-	r.report(componentstatus.NewRecoverableErrorEvent(err))
-}
-
-// report sends a status event when the status changes.
-func (r *datastoreReceiver) report(ev *componentstatus.Event) {
-	r.statusMu.Lock()
-	changed := ev.Status() != r.lastStatus || ev.Err() != nil
-	r.lastStatus = ev.Status()
-	r.statusMu.Unlock()
-	if changed && r.host != nil {
-		componentstatus.ReportStatus(r.host, ev)
-	}
+	r.status.Recoverable(err)
 }
 
 // warn logs at most a few warnings a second.

@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/internal/componenttel"
+	"github.com/courier-otel/courier/internal/health"
 	"github.com/courier-otel/courier/internal/storageclient"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/checkpoint"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/lockfile"
@@ -36,10 +38,13 @@ type structuredLogReceiver struct {
 	locks  []*lockfile.Lock
 	client storage.Client
 	tailer *tailer.Tailer
+
+	status  *health.Reporter
+	lockErr error // folders where the single-instance lock could not be taken
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*structuredLogReceiver, error) {
-	tel, err := metadata.NewTelemetry(set.TelemetrySettings)
+	tel, err := metadata.NewTelemetry(componenttel.Receiver(set))
 	if err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
 	}
@@ -51,7 +56,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Logs) (*struc
 	if err != nil {
 		return nil, fmt.Errorf("create obsreport: %w", err)
 	}
-	return &structuredLogReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsreport: obs}, nil
+	return &structuredLogReceiver{cfg: cfg, set: set, next: next, telemetry: tel, obsreport: obs, status: health.New(componenttel.Receiver(set))}, nil
 }
 
 // Start takes the single-instance lock in every folder it reads, opens the
@@ -70,6 +75,7 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 	if err != nil {
 		return fmt.Errorf("message_match_mode: %w", err)
 	}
+	r.status.Start(host)
 	if err := r.lock(m.Dirs()); err != nil {
 		r.unlock()
 		return err
@@ -99,11 +105,12 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 			StartAtEnd:   cfg.StartAt == StartAtEnd,
 			Match:        match,
 		},
-		Store:     store,
-		Next:      r.next,
-		Logger:    r.set.Logger,
-		Telemetry: r.telemetry,
-		ObsReport: r.obsreport,
+		Store:        store,
+		Next:         r.next,
+		Logger:       r.set.Logger,
+		Telemetry:    r.telemetry,
+		ObsReport:    r.obsreport,
+		FolderStatus: r.folderStatus,
 	})
 	if err := r.tailer.Start(ctx); err != nil {
 		r.tailer = nil
@@ -126,6 +133,7 @@ func (r *structuredLogReceiver) lock(dirs []string) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			r.set.Logger.Warn("Cannot create the log folder; the single-instance lock is not taken there",
 				zap.String("folder", dir), zap.Error(err))
+			r.lockErr = errors.Join(r.lockErr, fmt.Errorf("cannot create the folder %s for the single-instance lock: %w", dir, err))
 			continue
 		}
 		l, err := lockfile.Acquire(dir, r.cfg.SeekTagName)
@@ -134,11 +142,26 @@ func (r *structuredLogReceiver) lock(dirs []string) error {
 		}
 		if err != nil {
 			r.set.Logger.Warn("Cannot take the single-instance lock", zap.String("folder", dir), zap.Error(err))
+			r.lockErr = errors.Join(r.lockErr, fmt.Errorf("cannot take the single-instance lock in %s: %w", dir, err))
 			continue
 		}
 		r.locks = append(r.locks, l)
 	}
 	return nil
+}
+
+// folderStatus sets the status after a poll: a folder that cannot be read,
+// or a single-instance lock that could not be taken, is a recoverable error
+// (permissions can be fixed while Courier runs; the folders are read again
+// every poll).
+func (r *structuredLogReceiver) folderStatus(folders error) {
+	if err := errors.Join(folders, r.lockErr); err != nil {
+		if r.status.Recoverable(err) && folders != nil {
+			r.set.Logger.Warn("Cannot read a log folder; its files are not read until it can be", zap.Error(folders))
+		}
+		return
+	}
+	r.status.OK()
 }
 
 func (r *structuredLogReceiver) unlock() {

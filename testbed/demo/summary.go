@@ -135,7 +135,6 @@ func (d *demo) summary(m metrics) *Summary {
 		sel = "sink"
 	)
 	o := d.omni
-	omniEndpoint := d.omniURL + "/v1/telemetry"
 	st := d.omniSink.Stats()
 	omni := Section{
 		Title:  "Omniverse: structured_log → schema_validation → old_events → cloudevents/omniverse",
@@ -155,9 +154,9 @@ func (d *demo) summary(m metrics) *Summary {
 				From: sv + "dropped{reason=no_consent}", kind: kindDropped},
 			{What: "anonymized (older than 30 days)", Got: m.sum("courier.old_events.anonymized", "reason", "old_event"), Want: int64(o.Old),
 				From: "courier.old_events.anonymized{reason=old_event}"},
-			{What: "delivered", Got: m.sum(ce+"events.sent", "endpoint", omniEndpoint), Want: int64(o.Valid + o.Old),
+			{What: "delivered", Got: m.sum(ce+"events.sent", "exporter", "cloudevents/omniverse"), Want: int64(o.Valid + o.Old),
 				From: ce + "events.sent", kind: kindDelivered},
-			{What: "dead-lettered: too large", Got: m.sum(ce+"events.dead_lettered", "reason", "too_large"), Want: int64(o.TooLarge),
+			{What: "dead-lettered: too large", Got: m.sum(ce+"events.dead_lettered", "exporter", "cloudevents/omniverse", "reason", "too_large"), Want: int64(o.TooLarge),
 				From: ce + "events.dead_lettered{reason=too_large}", kind: kindDeadLettered},
 			{What: "events at the sink", Got: st.Distinct, Want: int64(o.Valid + o.Old), From: sel},
 			{What: "duplicates at the sink", Got: st.Duplicates, Want: 0, From: sel},
@@ -171,7 +170,6 @@ func (d *demo) summary(m metrics) *Summary {
 		return s
 	}
 	n := *d.nv
-	nvEndpoint := d.nvSinkURL + "/v1/health-events"
 	nst := d.nvSink.Stats()
 	want := int64(n.total() - n.filtered() - n.Poison)
 	s.Sections = append(s.Sections, Section{
@@ -184,9 +182,9 @@ func (d *demo) summary(m metrics) *Summary {
 				From: ds + "backfill.events"},
 			{What: "filtered: recommended action NONE", Got: m.sum("courier.cel_filter.dropped"), Want: int64(n.filtered()),
 				From: "courier.cel_filter.dropped", kind: kindDropped},
-			{What: "delivered", Got: m.sum(ce+"events.sent", "endpoint", nvEndpoint), Want: want,
+			{What: "delivered", Got: m.sum(ce+"events.sent", "exporter", "cloudevents/nvsentinel"), Want: want,
 				From: ce + "events.sent", kind: kindDelivered},
-			{What: "dead-lettered: refused by the sink (400)", Got: m.sum(ce+"events.dead_lettered", "reason", "rejected"), Want: int64(n.Poison),
+			{What: "dead-lettered: refused by the sink (400)", Got: m.sum(ce+"events.dead_lettered", "exporter", "cloudevents/nvsentinel", "reason", "rejected"), Want: int64(n.Poison),
 				From: ce + "events.dead_lettered{reason=rejected}", kind: kindDeadLettered},
 			{What: "events at the sink", Got: nst.Distinct, Want: want, From: sel},
 			{What: "duplicates at the sink", Got: nst.Duplicates, Want: 0, From: sel},

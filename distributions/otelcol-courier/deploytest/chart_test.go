@@ -50,6 +50,7 @@ var apiVersions = map[string]string{
 	"NetworkPolicy":       "networking.k8s.io/v1",
 	"PodMonitor":          "monitoring.coreos.com/v1",
 	"ServiceMonitor":      "monitoring.coreos.com/v1",
+	"PrometheusRule":      "monitoring.coreos.com/v1",
 }
 
 // release is a rendered chart, every manifest decoded into its k8s.io/api type.
@@ -66,6 +67,10 @@ type release struct {
 	serviceMonitor *monitoringv1.ServiceMonitor
 
 	config map[string]any // the collector config in the ConfigMap
+
+	// monitoring.dashboard and monitoring.prometheusRule, when enabled.
+	dashboard      *corev1.ConfigMap
+	prometheusRule map[string]any
 }
 
 func (r *release) pod() *corev1.PodTemplateSpec {
@@ -172,8 +177,24 @@ func decodeRelease(t *testing.T, manifest string) *release {
 		var obj any
 		switch meta.Kind {
 		case "ConfigMap":
+			var om struct {
+				Metadata metav1.ObjectMeta `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &om); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if strings.HasSuffix(om.Metadata.Name, "-dashboard") {
+				r.dashboard = &corev1.ConfigMap{}
+				obj = r.dashboard
+				break
+			}
 			r.configMap = &corev1.ConfigMap{}
 			obj = r.configMap
+		case "PrometheusRule":
+			// No Go type without the operator's module: decoded as a map and
+			// checked by checkPrometheusRule (monitoring_test.go).
+			r.prometheusRule = map[string]any{}
+			obj = &r.prometheusRule
 		case "ServiceAccount":
 			r.serviceAccount = &corev1.ServiceAccount{}
 			obj = r.serviceAccount
@@ -312,18 +333,10 @@ func checkPod(t *testing.T, r *release) {
 	}
 	// The metrics port is 8888 or NVSentinel's global.metricsPort; the
 	// container and the config must agree on it.
-	if want := map[string]int32{"health": 13133, "metrics": ports["metrics"]}; ports["metrics"] == 0 || !reflect.DeepEqual(ports, want) {
+	if want := map[string]int32{"health": 13133, "ready": 13134, "metrics": ports["metrics"]}; ports["metrics"] == 0 || !reflect.DeepEqual(ports, want) {
 		t.Errorf("ports %v, want %v", ports, want)
 	}
-	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Port.String() != "health" {
-			t.Errorf("%s probe is not an HTTP GET of the health port: %+v", name, probe)
-		}
-	}
-	wantConfig(t, r.config, "extensions.health_check.endpoint", "0.0.0.0:13133")
-	if !slices.Contains(lookupStrings(t, r.config, "service.extensions"), "health_check") {
-		t.Error("health_check is not in service.extensions")
-	}
+	checkProbes(t, r, c)
 	readers, _ := lookup(r.config, "service.telemetry.metrics.readers")
 	if list, ok := readers.([]any); !ok || len(list) != 1 {
 		t.Fatalf("service.telemetry.metrics.readers: %v", readers)
@@ -625,7 +638,7 @@ func TestDaemonSet(t *testing.T) {
 	wantConfig(t, r.config, "receivers.structured_log.write_seek_tag", true)
 	wantConfig(t, r.config, "receivers.structured_log.storage", "file_storage")
 	wantConfig(t, r.config, "exporters.cloudevents.encoding", "jsonl")
-	wantConfig(t, r.config, "service.extensions", []any{"health_check", "file_storage"})
+	wantConfig(t, r.config, "service.extensions", []any{"healthcheckv2/live", "healthcheckv2/ready", "file_storage"})
 	wantConfig(t, r.config, "service.pipelines.logs.receivers", []any{"structured_log"})
 	for _, key := range []string{"receivers.datastore", "processors", "extensions.oidc_client", "exporters.cloudevents.auth"} {
 		if _, ok := lookup(r.config, key); ok {

@@ -109,7 +109,7 @@ func TestGateway(t *testing.T) {
 	wantConfig(t, r.config, "exporters.cloudevents.retry_on_failure.max_retries", -1.0)
 	wantConfig(t, r.config, "exporters.cloudevents.auth.authenticator", "oidc_client")
 	wantConfig(t, r.config, "exporters.cloudevents.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
-	wantConfig(t, r.config, "service.extensions", []any{"health_check", "oidc_client"})
+	wantConfig(t, r.config, "service.extensions", []any{"healthcheckv2/live", "healthcheckv2/ready", "oidc_client"})
 	wantConfig(t, r.config, "service.pipelines.logs", map[string]any{
 		"receivers": []any{"kafka"},
 		"exporters": []any{"cloudevents"},
@@ -156,7 +156,7 @@ func TestAgentKafka(t *testing.T) {
 	wantConfig(t, r.config, "exporters.kafka.tls.ca_file", "/etc/otelcol-courier-secrets/kafka-tls/ca.crt")
 	wantConfig(t, r.config, "exporters.kafka.auth.sasl.password", "${env:COURIER_KAFKA_SASL_PASSWORD}")
 	wantConfig(t, r.config, "receivers.structured_log.include", []any{"/var/log/omniverse/*.log"})
-	wantConfig(t, r.config, "service.extensions", []any{"health_check"})
+	wantConfig(t, r.config, "service.extensions", []any{"healthcheckv2/live", "healthcheckv2/ready"})
 	wantConfig(t, r.config, "service.pipelines.logs", map[string]any{
 		"receivers": []any{"structured_log"},
 		"exporters": []any{"kafka"},
@@ -206,7 +206,7 @@ func TestDeploymentKafka(t *testing.T) {
 	wantConfig(t, r.config, "processors.event_metadata.source", "nvsentinel://{cluster}/healthevents")
 	wantConfig(t, r.config, "service.pipelines.logs.exporters", []any{"kafka"})
 	wantConfig(t, r.config, "service.pipelines.logs.processors", []any{"event_metadata"})
-	wantConfig(t, r.config, "service.extensions", []any{"health_check"})
+	wantConfig(t, r.config, "service.extensions", []any{"healthcheckv2/live", "healthcheckv2/ready"})
 	for _, key := range []string{"exporters.cloudevents", "extensions.oidc_client", "exporters.kafka.auth", "exporters.kafka.client_id"} {
 		if _, ok := lookup(r.config, key); ok {
 			t.Errorf("config has %s", key)

@@ -62,6 +62,9 @@ type Leader struct {
 	lc       LeaderConfig
 	logger   *zap.Logger
 	warn     rate.Sometimes
+	// reach, if set, hears whether each attempt reached MongoDB (nil) or
+	// not: a standby that cannot reach it could not take over.
+	reach func(error)
 
 	mu      sync.Mutex // guards all below against Release
 	client  *mongo.Client
@@ -139,6 +142,10 @@ func (l *Leader) Acquire(ctx context.Context) (lost <-chan struct{}, err error) 
 	}
 }
 
+// OnReachability makes every attempt tell f whether it reached MongoDB
+// (nil) or why not. Call it before Acquire.
+func (l *Leader) OnReachability(f func(error)) { l.reach = f }
+
 // attempt tries once; it returns a channel when the lease is now held.
 func (l *Leader) attempt(ctx context.Context) (<-chan struct{}, error) {
 	l.mu.Lock()
@@ -160,7 +167,13 @@ func (l *Leader) attempt(ctx context.Context) (<-chan struct{}, error) {
 		l.warn.Do(func() {
 			l.logger.Warn("Leader election: cannot reach MongoDB, retrying", zap.String("hosts", hosts(l.opts)), zap.Error(redactErr(err, l.uri)))
 		})
+		if l.reach != nil {
+			l.reach(redactErr(err, l.uri))
+		}
 		return nil, nil
+	}
+	if l.reach != nil {
+		l.reach(nil)
 	}
 	if !won {
 		return nil, nil

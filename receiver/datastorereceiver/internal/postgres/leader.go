@@ -32,6 +32,9 @@ type Leader struct {
 	retry   time.Duration
 	logger  *zap.Logger
 	warn    rate.Sometimes
+	// reach, if set, hears whether each attempt reached PostgreSQL (nil)
+	// or not: a standby that cannot reach it could not take over.
+	reach func(error)
 
 	mu   sync.Mutex // guards conn, stop, done against Release
 	conn *pgx.Conn
@@ -89,6 +92,10 @@ func (l *Leader) Acquire(ctx context.Context) (lost <-chan struct{}, err error) 
 	}
 }
 
+// OnReachability makes every attempt tell f whether it reached PostgreSQL
+// (nil) or why not. Call it before Acquire.
+func (l *Leader) OnReachability(f func(error)) { l.reach = f }
+
 // attempt tries once; it returns a channel when the lock is now held.
 func (l *Leader) attempt(ctx context.Context) (<-chan struct{}, error) {
 	l.mu.Lock()
@@ -102,7 +109,13 @@ func (l *Leader) attempt(ctx context.Context) (<-chan struct{}, error) {
 			return nil, ctx.Err()
 		}
 		l.warn.Do(func() { l.logger.Warn("Leader election: cannot reach PostgreSQL, retrying", zap.Error(err)) })
+		if l.reach != nil {
+			l.reach(err)
+		}
 		return nil, nil
+	}
+	if l.reach != nil {
+		l.reach(nil)
 	}
 	if !held {
 		return nil, nil

@@ -84,7 +84,7 @@ func TestServerRestart(t *testing.T) {
 			s.Restart(t)
 			restarted = true
 		}
-		if restarted && n >= 400 {
+		if restarted && n >= 400 && stop != nil {
 			close(stop)
 			<-done
 			stop = nil

@@ -8,6 +8,8 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sync"
@@ -63,6 +65,9 @@ type Settings struct {
 	Logger    *zap.Logger
 	Telemetry *metadata.Telemetry
 	ObsReport *receiverhelper.ObsReport
+	// FolderStatus, if set, is told after every poll whether the folders
+	// of the patterns can be read: nil, or why not.
+	FolderStatus func(error)
 }
 
 // Tailer reads the matched files and delivers their events.
@@ -193,6 +198,9 @@ func (t *Tailer) poll(ctx context.Context) {
 	t.polls++
 	t.busy = false
 	first := t.polls == 1
+	if t.s.FolderStatus != nil {
+		t.s.FolderStatus(t.checkFolders())
+	}
 	for _, m := range t.scan() {
 		f := t.tracker.Get(m.info.ID)
 		switch {
@@ -262,6 +270,27 @@ func (t *Tailer) poll(ctx context.Context) {
 	}
 	t.s.Telemetry.BytesRead.Add(ctx, t.reader.TakeBytes())
 	t.age()
+}
+
+// checkFolders opens every folder of the patterns: a folder the receiver
+// may not read would otherwise just match nothing, silently. A folder that
+// does not exist is no error (no application has written there yet).
+func (t *Tailer) checkFolders() error {
+	var errs []error
+	for _, dir := range t.s.Matcher.Dirs() {
+		d, err := os.Open(dir)
+		if err == nil {
+			_, err = d.Readdirnames(1)
+			d.Close()
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("cannot read the folder %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type match struct {

@@ -183,8 +183,7 @@ exporters:
     retry_on_failure:
       max_elapsed_time: 0
 extensions:
-  health_check:
-    endpoint: {{ printf "0.0.0.0:%d" (.Values.ports.health | int) | toJson }}
+  {{- include "courier.config.health" . | nindent 2 }}
 {{- end }}
 
 {{/*
@@ -271,8 +270,7 @@ exporters:
       max_size: {{ $ctx.Values.deadLetter.maxSize | int64 }}
     {{- end }}
 extensions:
-  health_check:
-    endpoint: {{ printf "0.0.0.0:%d" ($ctx.Values.ports.health | int) | toJson }}
+  {{- include "courier.config.health" $ctx | nindent 2 }}
   {{- if $oidc }}
   oidc_client: # exporter.oidc and the oidc-client-secret key of oidcSecretName
     token_url: {{ $ex.oidc.tokenUrl | toJson }}
@@ -289,11 +287,45 @@ extensions:
 {{- end }}
 
 {{- define "courier.config.serviceExtensions" -}}
-{{- $list := list "health_check" }}
+{{- $list := list "healthcheckv2/live" "healthcheckv2/ready" }}
 {{- if include "courier.oidc.enabled" .ctx }}
 {{- $list = append $list "oidc_client" }}
 {{- end }}
 extensions: {{ concat $list .extra | toJson }}
+{{- end }}
+
+{{/*
+Liveness and readiness (monitoring.readiness), two healthcheckv2 endpoints over the components'
+status. live (ports.health): the process works; component errors never fail it, so a sink outage
+restarts nothing. ready (ports.ready): a permanent error fails it at once, a recoverable one once it
+has lasted monitoring.readiness.recoveryDuration; a datastore standby is ready (status OK, state
+standby). README "Health" lists the states.
+*/}}
+{{- define "courier.config.health" -}}
+healthcheckv2/live:
+  use_v2: true
+  http:
+    endpoint: {{ printf "0.0.0.0:%d" (.Values.ports.health | int) | toJson }}
+    status:
+      enabled: true
+      path: /
+  # healthcheckv2 always serves gRPC health too; kept on loopback, the probes use HTTP.
+  grpc:
+    endpoint: 127.0.0.1:13132
+healthcheckv2/ready:
+  use_v2: true
+  component_health:
+    include_permanent_errors: true
+    include_recoverable_errors: {{ .Values.monitoring.readiness.recoverableErrors }}
+    recovery_duration: {{ .Values.monitoring.readiness.recoveryDuration | toJson }}
+  http:
+    endpoint: {{ printf "0.0.0.0:%d" (.Values.ports.ready | int) | toJson }}
+    status:
+      enabled: true
+      path: /status
+      include_attributes: true
+  grpc:
+    endpoint: 127.0.0.1:13135
 {{- end }}
 
 {{/* The collector's own metrics, Prometheus format on the metrics port. */}}

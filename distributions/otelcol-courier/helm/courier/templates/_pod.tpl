@@ -51,6 +51,9 @@ spec:
         - name: health
           containerPort: {{ .Values.ports.health }}
           protocol: TCP
+        - name: ready
+          containerPort: {{ .Values.ports.ready }}
+          protocol: TCP
         - name: metrics
           containerPort: {{ .Values.ports.metrics }}
           protocol: TCP
