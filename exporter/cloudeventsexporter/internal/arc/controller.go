@@ -1,0 +1,151 @@
+// Package arc is adaptive request concurrency: a limit on the requests in
+// flight to one sink that finds the sink's capacity by itself, after
+// Vector's RFC 1858 (additive increase while the round-trip time holds,
+// multiplicative decrease on back-pressure and rising round-trip time),
+// with TCP's slow start so that a far sink is filled in a few round trips.
+//
+// Controller is the algorithm, fed outcomes and times by its caller, so
+// that it is deterministic; Limiter puts it in front of the requests.
+package arc
+
+import (
+	"math"
+	"time"
+)
+
+// Outcome is what one request tells the controller.
+type Outcome int
+
+const (
+	// Answered: the sink answered (any status but the back-pressure
+	// ones); the round-trip time is a sample.
+	Answered Outcome = iota
+	// Backpressure: 429, 503, 408, a timeout or a connection error.
+	Backpressure
+	// Unknown: no answer that says anything about the sink (the request
+	// was cancelled); it only frees its slot.
+	Unknown
+)
+
+// Config tunes the controller.
+type Config struct {
+	// Max is the upper bound of the limit (the exporter's concurrency).
+	Max int
+	// Initial is the limit to start with.
+	Initial int
+	// RTTTolerance: a window whose mean round-trip time is more than
+	// RTTTolerance × the baseline means requests queue at the sink.
+	RTTTolerance float64
+	// DecreaseRatio multiplies the limit on back-pressure, and bounds the
+	// decrease on a rising round-trip time from above.
+	DecreaseRatio float64
+	// MinWindow is the shortest measurement window; a window otherwise
+	// lasts one mean round-trip time, so that it sees the effect of the
+	// last change.
+	MinWindow time.Duration
+}
+
+// maxDecrease bounds one window's decrease (limit × 0.5 at most), so that
+// one noisy window (a GC pause, a scheduler hiccup) cannot empty the pipe.
+const maxDecrease = 0.5
+
+// Controller computes the limit. It is not safe for concurrent use.
+type Controller struct {
+	cfg       Config
+	limit     float64
+	slowStart bool // double per window until the first decrease
+	baseline  time.Duration
+	lastRTT   time.Duration // mean round-trip time of the last window
+
+	winStart time.Time
+	winSum   time.Duration
+	winN     int
+	winPress bool // back-pressure seen in the window
+	winFull  bool // the limit was reached in the window
+}
+
+// NewController starts a controller at cfg.Initial (at least 1, at most
+// cfg.Max), in slow start, with its first window opening at now.
+func NewController(cfg Config, now time.Time) *Controller {
+	cfg.Max = max(cfg.Max, 1)
+	return &Controller{
+		cfg:       cfg,
+		limit:     float64(min(max(cfg.Initial, 1), cfg.Max)),
+		slowStart: true,
+		winStart:  now,
+	}
+}
+
+// Limit is the current limit, at least 1.
+func (c *Controller) Limit() int { return int(c.limit) }
+
+// RTT is the mean round-trip time of the last window with answers.
+func (c *Controller) RTT() time.Duration { return c.lastRTT }
+
+// Baseline is the round-trip time of the sink when not loaded: the lowest
+// window mean seen (0 before the first answer).
+func (c *Controller) Baseline() time.Duration { return c.baseline }
+
+// Full records that a request found the limit reached (it had to wait, or
+// took the last slot): only a limit that is used may grow.
+func (c *Controller) Full() { c.winFull = true }
+
+// Observe records the outcome of one request that took rtt, finishing at
+// now, and closes the window when it has lasted long enough.
+func (c *Controller) Observe(now time.Time, rtt time.Duration, o Outcome) {
+	switch o {
+	case Answered:
+		c.winSum += rtt
+		c.winN++
+	case Backpressure:
+		c.winPress = true
+	}
+	if now.Sub(c.winStart) >= max(c.cfg.MinWindow, c.lastRTT) {
+		c.closeWindow(now)
+	}
+}
+
+func (c *Controller) closeWindow(now time.Time) {
+	var mean time.Duration
+	if c.winN > 0 {
+		mean = c.winSum / time.Duration(c.winN)
+	}
+	switch {
+	case c.winPress:
+		c.decrease(c.cfg.DecreaseRatio)
+	case c.winN == 0:
+		// Nothing measured: keep the limit.
+	case c.baseline == 0:
+		c.baseline = mean
+	case float64(mean) > c.cfg.RTTTolerance*float64(c.baseline):
+		if c.Limit() <= 1 {
+			// One request at a time and still slow: not queueing caused
+			// by us but the sink's own round-trip time. Take it as the
+			// new baseline and find the capacity again.
+			c.baseline, c.slowStart = mean, true
+			break
+		}
+		// The further past the tolerance, the larger the decrease
+		// (Gradient2's gradient), from DecreaseRatio to maxDecrease.
+		c.decrease(max(maxDecrease, min(c.cfg.DecreaseRatio, c.cfg.RTTTolerance*float64(c.baseline)/float64(mean))))
+	case c.winFull:
+		if c.slowStart {
+			c.limit *= 2
+		} else {
+			c.limit++
+		}
+		c.limit = min(c.limit, float64(c.cfg.Max))
+	}
+	if c.winN > 0 {
+		c.lastRTT = mean
+		if mean < c.baseline {
+			c.baseline = mean
+		}
+	}
+	c.winStart, c.winSum, c.winN, c.winPress, c.winFull = now, 0, 0, false, false
+}
+
+func (c *Controller) decrease(ratio float64) {
+	c.limit = math.Max(1, c.limit*ratio)
+	c.slowStart = false
+}
