@@ -179,7 +179,7 @@ func TestSinkSlowerForGoodResetsBaseline(t *testing.T) {
 func TestDecreaseBounded(t *testing.T) {
 	s := newSim(testConfig(512))
 	s.rounds(10, fixedLatency(10*time.Millisecond)) // 512
-	s.round(fixedLatency(time.Second), Answered)     // 100× the baseline
+	s.round(fixedLatency(time.Second), Answered)    // 100× the baseline
 	if got := s.c.Limit(); got != 256 {
 		t.Fatalf("limit %d, want 256: one window halves it at most", got)
 	}
