@@ -45,6 +45,10 @@ type Config struct {
 	MinWindow time.Duration
 }
 
+// resetWindows is how many consecutive windows at limit 1 must be over the
+// tolerance before their round-trip time becomes the new baseline.
+const resetWindows = 5
+
 // maxDecrease bounds one window's decrease (limit × 0.5 at most), so that
 // one noisy window (a GC pause, a scheduler hiccup) cannot empty the pipe.
 const maxDecrease = 0.5
@@ -56,6 +60,11 @@ type Controller struct {
 	slowStart bool // double per window until the first decrease
 	baseline  time.Duration
 	lastRTT   time.Duration // mean round-trip time of the last window
+
+	// Consecutive windows at limit 1 over the tolerance, and their lowest
+	// mean: a sink slower for good.
+	slowWindows int
+	slowBest    time.Duration
 
 	winStart time.Time
 	winSum   time.Duration
@@ -72,6 +81,7 @@ func NewController(cfg Config, now time.Time) *Controller {
 		cfg:       cfg,
 		limit:     float64(min(max(cfg.Initial, 1), cfg.Max)),
 		slowStart: true,
+		slowBest:  math.MaxInt64,
 		winStart:  now,
 	}
 }
@@ -120,9 +130,16 @@ func (c *Controller) closeWindow(now time.Time) {
 	case float64(mean) > c.cfg.RTTTolerance*float64(c.baseline):
 		if c.Limit() <= 1 {
 			// One request at a time and still slow: not queueing caused
-			// by us but the sink's own round-trip time. Take it as the
-			// new baseline and find the capacity again.
-			c.baseline, c.slowStart = mean, true
+			// by us but the sink's own round-trip time, if it lasts (one
+			// slow window is noise: a busy machine, a pause). Then take
+			// the best of those windows as the new baseline and find the
+			// capacity again.
+			c.slowWindows++
+			c.slowBest = min(c.slowBest, mean)
+			if c.slowWindows >= resetWindows {
+				c.baseline, c.slowStart = c.slowBest, true
+				c.slowWindows = 0
+			}
 			break
 		}
 		// The further past the tolerance, the larger the decrease
@@ -135,6 +152,9 @@ func (c *Controller) closeWindow(now time.Time) {
 			c.limit++
 		}
 		c.limit = min(c.limit, float64(c.cfg.Max))
+	}
+	if c.winN > 0 && (c.Limit() > 1 || float64(mean) <= c.cfg.RTTTolerance*float64(c.baseline)) {
+		c.slowWindows, c.slowBest = 0, math.MaxInt64
 	}
 	if c.winN > 0 {
 		c.lastRTT = mean

@@ -176,6 +176,27 @@ func TestSinkSlowerForGoodResetsBaseline(t *testing.T) {
 	}
 }
 
+// TestOneSlowWindowAtLimitOneIsNoise: a single slow window at limit 1 does
+// not move the baseline (a busy machine would otherwise restart slow start
+// from an inflated baseline and flood a small sink).
+func TestOneSlowWindowAtLimitOneIsNoise(t *testing.T) {
+	s := newSim(testConfig(512))
+	s.rounds(3, fixedLatency(10*time.Millisecond))
+	for range 20 { // back-pressure brings the limit to 1
+		s.round(fixedLatency(10*time.Millisecond), Backpressure)
+	}
+	if s.c.Limit() != 1 {
+		t.Fatalf("limit %d, want 1", s.c.Limit())
+	}
+	for range resetWindows - 1 {
+		s.round(fixedLatency(100*time.Millisecond), Answered)
+	}
+	s.round(fixedLatency(10*time.Millisecond), Answered)
+	if s.c.Baseline() != 10*time.Millisecond {
+		t.Fatalf("baseline %s after %d slow windows, want 10ms still", s.c.Baseline(), resetWindows-1)
+	}
+}
+
 func TestDecreaseBounded(t *testing.T) {
 	s := newSim(testConfig(512))
 	s.rounds(10, fixedLatency(10*time.Millisecond)) // 512
