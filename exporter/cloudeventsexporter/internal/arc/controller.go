@@ -45,9 +45,24 @@ type Config struct {
 	MinWindow time.Duration
 }
 
-// resetWindows is how many consecutive windows at limit 1 must be over the
-// tolerance before their round-trip time becomes the new baseline.
+// resetWindows is how many consecutive windows with at most minQueue
+// requests in flight must be over the tolerance before their round-trip
+// time becomes the new baseline.
 const resetWindows = 5
+
+// minQueue is the queue at the sink that is always tolerated, in requests
+// (Vegas's alpha): the limit × (1 − baseline / RTT) requests that wait
+// there. A sink that serves one request at a time (a single-threaded
+// server, Python under its GIL) doubles the round-trip time with a second
+// request in flight, and that second request is what keeps it busy; a
+// listen backlog holds a few such requests.
+const minQueue = 2
+
+// slowStartExit ends slow start once a window's mean round-trip time is
+// this much over the baseline (as TCP's HyStart does): doubling from there
+// would overshoot a small sink by a factor of two before the next window
+// could tell.
+const slowStartExit = 1.5
 
 // maxDecrease bounds one window's decrease (limit × 0.5 at most), so that
 // one noisy window (a GC pause, a scheduler hiccup) cannot empty the pipe.
@@ -61,8 +76,8 @@ type Controller struct {
 	baseline  time.Duration
 	lastRTT   time.Duration // mean round-trip time of the last window
 
-	// Consecutive windows at limit 1 over the tolerance, and their lowest
-	// mean: a sink slower for good.
+	// Consecutive windows over the tolerance with at most minQueue in
+	// flight, and their lowest mean: a sink slower for good.
 	slowWindows int
 	slowBest    time.Duration
 
@@ -120,6 +135,8 @@ func (c *Controller) closeWindow(now time.Time) {
 	if c.winN > 0 {
 		mean = c.winSum / time.Duration(c.winN)
 	}
+	over := c.winN > 0 && c.baseline > 0 && float64(mean) > c.cfg.RTTTolerance*float64(c.baseline)
+	slow := false // over the tolerance with too few requests in flight to queue
 	switch {
 	case c.winPress:
 		c.decrease(c.cfg.DecreaseRatio)
@@ -127,25 +144,30 @@ func (c *Controller) closeWindow(now time.Time) {
 		// Nothing measured: keep the limit.
 	case c.baseline == 0:
 		c.baseline = mean
-	case float64(mean) > c.cfg.RTTTolerance*float64(c.baseline):
-		if c.Limit() <= 1 {
-			// One request at a time and still slow: not queueing caused
-			// by us but the sink's own round-trip time, if it lasts (one
-			// slow window is noise: a busy machine, a pause). Then take
-			// the best of those windows as the new baseline and find the
-			// capacity again.
-			c.slowWindows++
-			c.slowBest = min(c.slowBest, mean)
-			if c.slowWindows >= resetWindows {
-				c.baseline, c.slowStart = c.slowBest, true
-				c.slowWindows = 0
-			}
-			break
-		}
-		// The further past the tolerance, the larger the decrease
-		// (Gradient2's gradient), from DecreaseRatio to maxDecrease.
+	case over && c.limit*(1-float64(c.baseline)/float64(mean)) > minQueue:
+		// Requests queue at the sink. The further past the tolerance,
+		// the larger the decrease (Gradient2's gradient), from
+		// DecreaseRatio to maxDecrease.
 		c.decrease(max(maxDecrease, min(c.cfg.DecreaseRatio, c.cfg.RTTTolerance*float64(c.baseline)/float64(mean))))
+	case over && c.Limit() <= minQueue:
+		// Too few requests in flight to queue, and still slow: not
+		// queueing caused by us but the sink's own round-trip time, if it
+		// lasts (one slow window is noise: a busy machine, a pause). Then
+		// take the best of those windows as the new baseline and find the
+		// capacity again.
+		slow = true
+		c.slowWindows++
+		c.slowBest = min(c.slowBest, mean)
+		if c.slowWindows >= resetWindows {
+			c.baseline, c.slowStart = c.slowBest, true
+			slow = false
+		}
+	case over:
+		// A queue within minQueue: hold.
 	case c.winFull:
+		if c.slowStart && float64(mean) > slowStartExit*float64(c.baseline) {
+			c.slowStart = false // the round-trip time begins to rise
+		}
 		if c.slowStart {
 			c.limit *= 2
 		} else {
@@ -153,7 +175,7 @@ func (c *Controller) closeWindow(now time.Time) {
 		}
 		c.limit = min(c.limit, float64(c.cfg.Max))
 	}
-	if c.winN > 0 && (c.Limit() > 1 || float64(mean) <= c.cfg.RTTTolerance*float64(c.baseline)) {
+	if !slow && c.winN > 0 {
 		c.slowWindows, c.slowBest = 0, math.MaxInt64
 	}
 	if c.winN > 0 {

@@ -176,7 +176,7 @@ func TestSinkSlowerForGoodResetsBaseline(t *testing.T) {
 	}
 }
 
-// TestOneSlowWindowAtLimitOneIsNoise: a single slow window at limit 1 does
+// TestOneSlowWindowAtLimitOneIsNoise: a few slow windows at limit 1 do
 // not move the baseline (a busy machine would otherwise restart slow start
 // from an inflated baseline and flood a small sink).
 func TestOneSlowWindowAtLimitOneIsNoise(t *testing.T) {
@@ -194,6 +194,38 @@ func TestOneSlowWindowAtLimitOneIsNoise(t *testing.T) {
 	s.round(fixedLatency(10*time.Millisecond), Answered)
 	if s.c.Baseline() != 10*time.Millisecond {
 		t.Fatalf("baseline %s after %d slow windows, want 10ms still", s.c.Baseline(), resetWindows-1)
+	}
+}
+
+// TestSerialSinkKeepsTwoInFlight: a sink that serves one request at a time
+// (each 1 ms) doubles the round-trip time with a second request in flight,
+// and needs it to stay busy: the limit stays between 2 and 4.
+func TestSerialSinkKeepsTwoInFlight(t *testing.T) {
+	s := newSim(testConfig(512))
+	serial := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	s.rounds(50, serial)
+	checkBand(t, "serial sink", s, serial, 2, 4)
+}
+
+// TestSlowStartEndsWhenRTTRises: a sink whose round-trip time is 1.6× the
+// unloaded one from 8 requests in flight: slow start stops doubling there
+// (not at 16, which a window later would be over the tolerance) and the
+// limit grows by one per window.
+func TestSlowStartEndsWhenRTTRises(t *testing.T) {
+	s := newSim(testConfig(512))
+	rtt := func(n int) time.Duration {
+		if n >= 8 {
+			return 16 * time.Millisecond
+		}
+		return 10 * time.Millisecond
+	}
+	s.rounds(4, rtt) // baseline, 2, 4, 8
+	if s.c.Limit() != 8 {
+		t.Fatalf("limit %d, want 8", s.c.Limit())
+	}
+	s.round(rtt, Answered)
+	if s.c.Limit() != 9 {
+		t.Fatalf("limit %d after a window 1.6× the baseline, want 9", s.c.Limit())
 	}
 }
 
