@@ -57,6 +57,10 @@ import (
 //     exporter (the datastore pipeline in front adds nothing the sink sees).
 //   - http-server-backlog5: the same into Python's single-threaded
 //     http.server (testdata/backlog_sink.py, listen backlog 5).
+//
+// duplicates (the Python sinks) are events received more than once: an
+// attempt that timed out after the sink had it is sent again. The Python
+// sinks need python3-flask (make deps).
 func BenchmarkAdaptiveConcurrency(b *testing.B) {
 	modes := func(fixed ...int) []arcMode {
 		out := []arcMode{{name: "adaptive", mode: ConcurrencyAdaptive, concurrency: defaultConcurrency}}
@@ -168,9 +172,13 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 						cfg.ClientConfig.Headers.Set("Authorization", configopaque.String("Bearer bench"))
 					}, nil)
 					r.report(b)
-					if got := s.flaskReceived(b); got != 5_000 {
+					got := s.flaskReceived(b)
+					if got < 5_000 {
 						b.Errorf("the Flask sink got %d of 5000 events", got)
 					}
+					// Requests that timed out after the sink had them are
+					// sent again: at least once.
+					b.ReportMetric(float64(got-5_000), "duplicates")
 				}
 			})
 		}
@@ -182,9 +190,11 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 					s := startPythonSink(b, "testdata/backlog_sink.py", "/count", "")
 					r := runArc(b, m, s.url, 5_000, nil, nil)
 					r.report(b)
-					if got := s.count(b); got != 5_000 {
+					got := s.count(b)
+					if got < 5_000 {
 						b.Errorf("the http.server sink got %d of 5000 events", got)
 					}
+					b.ReportMetric(float64(got-5_000), "duplicates")
 				}
 			})
 		}
@@ -307,7 +317,10 @@ func runArc(b *testing.B, m arcMode, url string, n int, tweak func(*Config), sam
 }
 
 // listenOverflows is the kernel's count of connections dropped because a
-// listen queue was full (TcpExt ListenOverflows).
+// listen queue was full (TcpExt ListenOverflows). The count is of the
+// network namespace: other processes' overflows land in it too. For figures
+// of the sink alone run the benchmark in a namespace of its own, e.g. as
+// root: unshare -n sh -c 'ip link set lo up && go test -bench ...'.
 func listenOverflows(b *testing.B) int64 {
 	f, err := os.Open("/proc/net/netstat")
 	if err != nil {
