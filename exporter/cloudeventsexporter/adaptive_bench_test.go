@@ -44,8 +44,8 @@ import (
 //     cold start (the limit starts at 1): events/s is over the whole run,
 //     second-half-events/s over its second half, when the limit has found
 //     the sink.
-//   - slowing-sink: 9,000 events into a sink with 256 handlers of 50 ms
-//     each; after 6,000 events it keeps 32 handlers (requests beyond wait):
+//   - slowing-sink: 5,000 events into a sink with 256 handlers of 200 ms
+//     each; after 4,000 events it keeps 32 handlers (requests beyond wait):
 //     limit-before is the limit when it slows down, limit-after at the end;
 //     sink-wait-ms is the mean time a request waited for a handler after it.
 //   - half-503: 6,000 events; after the first 2,000 the sink answers 503 to
@@ -106,15 +106,15 @@ func BenchmarkAdaptiveConcurrency(b *testing.B) {
 		for _, m := range modes(512) {
 			b.Run(m.name, func(b *testing.B) {
 				for range b.N {
-					s := newSlotSink(b, 256, 50*time.Millisecond)
+					s := newSlotSink(b, 256, 200*time.Millisecond)
 					var before atomic.Int64
-					r := runArc(b, m, s.srv.URL, 9_000, nil, func(limit int) {
-						if s.accepted.Load() >= 6_000 && s.slowDown(32) {
+					r := runArc(b, m, s.srv.URL, 5_000, nil, func(limit int) {
+						if s.accepted.Load() >= 4_000 && s.slowDown(32) {
 							before.Store(int64(limit))
 						}
 					})
-					if got := s.accepted.Load(); got != 9_000 {
-						b.Fatalf("sink accepted %d of 9000 events", got)
+					if got := s.accepted.Load(); got != 5_000 {
+						b.Fatalf("sink accepted %d of 5000 events", got)
 					}
 					r.report(b)
 					b.ReportMetric(float64(before.Load()), "limit-before")
