@@ -84,11 +84,13 @@ func TestAdaptiveConcurrencyGentleWithSmallSink(t *testing.T) {
 	}
 }
 
-// TestAdaptiveConcurrencyFillsFarSink: a sink 50 ms away with no capacity
-// limit: the limit grows to concurrency.
+// TestAdaptiveConcurrencyFillsFarSink: a sink 200 ms away with no capacity
+// limit: the limit grows to concurrency. (200 ms: on a busy machine, or
+// under the race detector, the exporter's own scheduling delays must stay
+// small beside the round trip, or slow start ends early.)
 func TestAdaptiveConcurrencyFillsFarSink(t *testing.T) {
 	s := newSink(t, func(w http.ResponseWriter, _ int, _ sinkRequest) {
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 	})
 	cfg := testConfig(s.URL)
