@@ -70,10 +70,15 @@ type Config struct {
 	// MaxEventSize bounds one encoded event, in bytes.
 	MaxEventSize int `mapstructure:"max_event_size"`
 	// Concurrency is how many requests the one-event-per-request encodings
-	// keep in flight, across all queue consumers.
-	Concurrency int              `mapstructure:"concurrency"`
-	Failover    FailoverConfig   `mapstructure:"failover"`
-	DeadLetter  DeadLetterConfig `mapstructure:"dead_letter"`
+	// keep in flight, across all queue consumers: the bound of the
+	// adaptive limit, or the number itself in fixed mode.
+	Concurrency int `mapstructure:"concurrency"`
+	// ConcurrencyMode is adaptive (the limit finds the sink's capacity,
+	// up to concurrency) or fixed (always concurrency).
+	ConcurrencyMode     ConcurrencyMode  `mapstructure:"concurrency_mode"`
+	AdaptiveConcurrency AdaptiveConfig   `mapstructure:"adaptive_concurrency"`
+	Failover            FailoverConfig   `mapstructure:"failover"`
+	DeadLetter          DeadLetterConfig `mapstructure:"dead_letter"`
 	// SchemaRegistry, with encoding nvdf, names a schema_registry extension
 	// whose schemas choose the NVDF prefixes of data members (ts_ for
 	// date-time strings, d_ for numbers, …) instead of their JSON types.
@@ -88,6 +93,32 @@ type HealthConfig struct {
 	// FailingAfter is how long every attempt must have failed before the
 	// status is a recoverable error; 0 reports the first failure.
 	FailingAfter time.Duration `mapstructure:"failing_after"`
+
+	_ struct{}
+}
+
+// ConcurrencyMode says how the requests in flight are bounded.
+type ConcurrencyMode string
+
+const (
+	// ConcurrencyAdaptive: a limit that starts low and follows the sink
+	// (internal/arc), at most concurrency.
+	ConcurrencyAdaptive ConcurrencyMode = "adaptive"
+	// ConcurrencyFixed: always concurrency requests in flight when there
+	// is enough to send.
+	ConcurrencyFixed ConcurrencyMode = "fixed"
+)
+
+// AdaptiveConfig tunes the adaptive limit (concurrency_mode: adaptive).
+type AdaptiveConfig struct {
+	// InitialLimit is the limit at start, at most concurrency.
+	InitialLimit int `mapstructure:"initial_limit"`
+	// RTTTolerance: the limit decreases when the mean round-trip time of a
+	// window exceeds the unloaded round-trip time × rtt_tolerance.
+	RTTTolerance float64 `mapstructure:"rtt_tolerance"`
+	// DecreaseRatio multiplies the limit after a window with 429, 503,
+	// 408, 504, a timeout or a connection error.
+	DecreaseRatio float64 `mapstructure:"decrease_ratio"`
 
 	_ struct{}
 }
@@ -206,6 +237,22 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Concurrency < 1 {
 		add("concurrency: must be at least 1, got %d", cfg.Concurrency)
+	}
+	switch cfg.ConcurrencyMode {
+	case ConcurrencyAdaptive:
+		a := cfg.AdaptiveConcurrency
+		if a.InitialLimit < 1 || (cfg.Concurrency >= 1 && a.InitialLimit > cfg.Concurrency) {
+			add("adaptive_concurrency::initial_limit: must be between 1 and concurrency (%d), got %d", cfg.Concurrency, a.InitialLimit)
+		}
+		if !(a.RTTTolerance > 1) {
+			add("adaptive_concurrency::rtt_tolerance: must be more than 1, got %g", a.RTTTolerance)
+		}
+		if !(a.DecreaseRatio > 0 && a.DecreaseRatio < 1) {
+			add("adaptive_concurrency::decrease_ratio: must be between 0 and 1 (exclusive), got %g", a.DecreaseRatio)
+		}
+	case ConcurrencyFixed:
+	default:
+		add("concurrency_mode: must be %s or %s, got %q", ConcurrencyAdaptive, ConcurrencyFixed, cfg.ConcurrencyMode)
 	}
 	if cfg.ClientConfig.Timeout < 0 {
 		add("timeout: must not be negative, got %s", cfg.ClientConfig.Timeout)

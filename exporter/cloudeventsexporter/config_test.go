@@ -39,6 +39,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 10<<20, cfg.TransmissionLimit)
 	assert.Equal(t, 10_000_000, cfg.MaxEventSize)
 	assert.Equal(t, 512, cfg.Concurrency)
+	assert.Equal(t, ConcurrencyAdaptive, cfg.ConcurrencyMode)
+	assert.Equal(t, AdaptiveConfig{InitialLimit: 1, RTTTolerance: 2, DecreaseRatio: 0.9}, cfg.AdaptiveConcurrency)
 	q := cfg.QueueConfig.Get()
 	require.NotNil(t, q, "sending_queue is on by default")
 	assert.Equal(t, 10, q.NumConsumers)
@@ -76,6 +78,8 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, 1<<20, cfg.TransmissionLimit)
 	assert.Equal(t, 65536, cfg.MaxEventSize)
 	assert.Equal(t, 64, cfg.Concurrency)
+	assert.Equal(t, ConcurrencyAdaptive, cfg.ConcurrencyMode)
+	assert.Equal(t, AdaptiveConfig{InitialLimit: 4, RTTTolerance: 1.5, DecreaseRatio: 0.8}, cfg.AdaptiveConcurrency)
 	q := cfg.QueueConfig.Get()
 	assert.Equal(t, 4, q.NumConsumers)
 	assert.Equal(t, int64(5000), q.QueueSize)
@@ -106,6 +110,14 @@ func TestPersistentQueueConfig(t *testing.T) {
 	assert.Contains(t, err.Error(), "wait_for_result")
 }
 
+// TestFixedConcurrencyConfig: fixed mode ignores the adaptive keys.
+func TestFixedConcurrencyConfig(t *testing.T) {
+	cfg, err := load(t, "fixed")
+	require.NoError(t, err)
+	assert.Equal(t, ConcurrencyFixed, cfg.ConcurrencyMode)
+	assert.Equal(t, 10, cfg.Concurrency)
+}
+
 func TestOmniverseConfig(t *testing.T) {
 	cfg, err := load(t, "omniverse")
 	require.NoError(t, err)
@@ -128,6 +140,10 @@ func TestConfigValidation(t *testing.T) {
 		{"transmission_limit", "transmission_limit: must be positive"},
 		{"max_event_size", "max_event_size: must be positive"},
 		{"concurrency", "concurrency: must be at least 1"},
+		{"concurrency_mode", "concurrency_mode: must be adaptive or fixed, got \"aimd\""},
+		{"initial_limit", "adaptive_concurrency::initial_limit: must be between 1 and concurrency (8), got 16"},
+		{"rtt_tolerance", "adaptive_concurrency::rtt_tolerance: must be more than 1, got 1"},
+		{"decrease_ratio", "adaptive_concurrency::decrease_ratio: must be between 0 and 1 (exclusive), got 1"},
 		{"timeout", "timeout: must not be negative"},
 		{"initial_interval", "retry_on_failure::initial_interval: must be positive"},
 		{"max_interval", "retry_on_failure::max_interval: must not be less than initial_interval"},

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
 	"github.com/courier-otel/courier/extension/schemaregistryextension"
 	"github.com/courier-otel/courier/internal/authrefresh"
 	"github.com/courier-otel/courier/internal/componenttel"
@@ -37,10 +38,13 @@ type ceExporter struct {
 	logger *zap.Logger
 	tel    *telemetry
 
-	endpoints []string   // request URLs in failover order
-	urls      []*url.URL // the same, parsed
-	redacted  []string   // the same without credentials, for logs and dead letters
-	active    atomic.Int64
+	endpoints []string // request URLs in failover order
+	// bodyLimits are the body sizes learned from 413 answers, by endpoint
+	// (0: none): the batching encodings pack at most this much.
+	bodyLimits []atomic.Int64
+	urls       []*url.URL // the same, parsed
+	redacted   []string   // the same without credentials, for logs and dead letters
+	active     atomic.Int64
 
 	client      *http.Client
 	invalidator authrefresh.Invalidator
@@ -52,6 +56,7 @@ type ceExporter struct {
 	framing cloudevent.Framing // batching encodings
 
 	workers    *workers     // one-event-per-request encodings
+	limiter    *arc.Limiter // their adaptive limit; nil in fixed mode and for the batching encodings
 	sizeHint   atomic.Int64 // capacity for the next event's buffer
 	batchBufs  sync.Pool    // *batchBuf
 	dl         *deadletter.Writer
@@ -89,6 +94,16 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 	e.status = health.New(componenttel.Exporter(set))
 	e.health = newSinkHealth(e.status, cfg.Health.FailingAfter)
 	e.workers = newWorkers(max(cfg.Concurrency, 1), workerIdle, e.runJob)
+	e.bodyLimits = make([]atomic.Int64, len(e.endpoints))
+	// The batching encodings keep at most num_consumers bodies in flight,
+	// each one large: the limit is for the one-event-per-request ones.
+	if cfg.Encoding.perEvent() && cfg.ConcurrencyMode == ConcurrencyAdaptive {
+		a := cfg.AdaptiveConcurrency
+		e.limiter = arc.NewLimiter(arc.Config{
+			Max: max(cfg.Concurrency, 1), Initial: a.InitialLimit,
+			RTTTolerance: a.RTTTolerance, DecreaseRatio: a.DecreaseRatio, MinWindow: arcMinWindow,
+		})
+	}
 	for _, ep := range e.endpoints {
 		u, err := url.Parse(ep)
 		if err != nil {
@@ -130,6 +145,11 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 	var err error
 	if e.tel, err = newTelemetry(componenttel.Exporter(set), e.endpoints); err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
+	}
+	if cfg.Encoding.perEvent() {
+		if err := e.tel.observeConcurrency(e.concurrencyStats, e.limiter != nil); err != nil {
+			return nil, fmt.Errorf("create telemetry: %w", err)
+		}
 	}
 	return e, nil
 }
@@ -225,6 +245,7 @@ func (e *ceExporter) stopped() bool {
 func (e *ceExporter) shutdown(context.Context) error {
 	e.stop()
 	e.workers.stop()
+	e.tel.close()
 	if e.client != nil {
 		e.client.CloseIdleConnections()
 	}
@@ -352,4 +373,12 @@ func (e *ceExporter) warn(msg string, fields ...zap.Field) {
 		fields = append(fields, zap.Int64("suppressed_messages", n))
 	}
 	e.logger.Warn(msg, fields...)
+}
+
+// concurrencyStats is what the concurrency gauges show.
+func (e *ceExporter) concurrencyStats() arc.Stats {
+	if e.limiter != nil {
+		return e.limiter.Stats()
+	}
+	return arc.Stats{Limit: max(e.cfg.Concurrency, 1)}
 }

@@ -30,8 +30,14 @@ const (
 	// flight for 1,000 events/s (Little's law); 512 leaves headroom for
 	// latency spread and gives ~1,700 events/s at 300 ms. On a fast sink the
 	// rate is CPU-bound and more in flight costs only goroutines.
-	defaultConcurrency   = 512
-	defaultNumConsumers  = 10 // the NVSentinel workers
+	defaultConcurrency = 512
+	// The adaptive limit starts at one request (a small sink is never
+	// flooded, not even at start) and doubles per round trip until the
+	// round-trip time rises: ~10 round trips to reach 512.
+	defaultInitialLimit  = 1
+	defaultRTTTolerance  = 2.0
+	defaultDecreaseRatio = 0.9 // Vector's
+	defaultNumConsumers  = 10  // the NVSentinel workers
 	defaultQueueSize     = 20_000
 	defaultBatchSize     = 1_000
 	defaultFlushTimeout  = 10 * time.Millisecond
@@ -100,7 +106,13 @@ func createDefaultConfig() component.Config {
 		TransmissionLimit: defaultTransmissionLimit,
 		MaxEventSize:      defaultMaxEventSize,
 		Concurrency:       defaultConcurrency,
-		Failover:          FailoverConfig{RetryLimit: defaultRetryLimit},
+		ConcurrencyMode:   ConcurrencyAdaptive,
+		AdaptiveConcurrency: AdaptiveConfig{
+			InitialLimit:  defaultInitialLimit,
+			RTTTolerance:  defaultRTTTolerance,
+			DecreaseRatio: defaultDecreaseRatio,
+		},
+		Failover: FailoverConfig{RetryLimit: defaultRetryLimit},
 		DeadLetter: DeadLetterConfig{
 			MaxSize: defaultDeadLetterMax,
 			OnFull:  deadletter.DropOldest,

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/courier-otel/courier/pkg/cloudevent"
 )
 
@@ -103,7 +105,7 @@ func (e *ceExporter) pushBatches(ctx context.Context, refs []eventRef, p *push) 
 			return true
 		}
 		src := &bodySource{b: bb.b.Body(), track: true}
-		p.apply(e.deliver(ctx, src, nil, bb.b.Count()), bb.refs)
+		e.sendBody(ctx, src, bb.refs, p)
 		clear(bb.refs) // let the pdata go
 		bb.refs = bb.refs[:0]
 		if src.released() {
@@ -136,6 +138,67 @@ func (e *ceExporter) pushBatches(ctx context.Context, refs []eventRef, p *push) 
 	}
 }
 
+// sendBody delivers one body holding refs. A body the endpoint refuses as
+// too large (413) is split in halves, each sent the same way, and the
+// endpoint's packing limit drops to half the refused size so that the next
+// bodies fit; an event refused alone is dead-lettered as too_large.
+func (e *ceExporter) sendBody(ctx context.Context, src *bodySource, refs []eventRef, p *push) {
+	out := e.deliver(ctx, src, nil, len(refs))
+	if out.kind != failed || out.status != http.StatusRequestEntityTooLarge || len(refs) < 2 {
+		p.apply(out, refs)
+		return
+	}
+	e.shrink(out.ep, len(src.b))
+	half := len(refs) / 2
+	for _, part := range [][]eventRef{refs[:half], refs[half:]} {
+		if e.keepOnShutdown && p.isInterrupted() {
+			return // the whole request stays with the queue or the caller
+		}
+		var b cloudevent.Batch // no Limit: these events fitted in the refused body
+		b.Format, b.Framing = e.format, e.framing
+		kept := make([]eventRef, 0, len(part))
+		for _, ref := range part {
+			if err := b.Add(ref.lr); err != nil {
+				p.fail(ref, reasonOf(err), 0, "", err.Error())
+				continue
+			}
+			kept = append(kept, ref)
+		}
+		if len(kept) > 0 {
+			e.sendBody(ctx, &bodySource{b: b.Body()}, kept, p)
+		}
+	}
+}
+
+// shrink lowers endpoint ep's packing limit after it refused a body of size
+// bytes with 413. Half the refused size: the halves of a refused body are
+// sent next, so the limit ends within a factor of two of the sink's.
+func (e *ceExporter) shrink(ep, size int) {
+	limit := int64(size / 2)
+	for {
+		cur := e.bodyLimits[ep].Load()
+		if cur != 0 && cur <= limit {
+			return
+		}
+		if e.bodyLimits[ep].CompareAndSwap(cur, limit) {
+			e.warn("Endpoint refused a body as too large (413); splitting it and packing smaller bodies for this endpoint",
+				zap.String("endpoint", e.redacted[ep]), zap.Int("refused_bytes", size), zap.Int64("body_limit", limit))
+			return
+		}
+	}
+}
+
+// packLimit is the most the body may hold beside its first event: the
+// active endpoint's learned limit, within transmission_limit. A body's
+// first event is always sent, even over the learned limit: only the
+// endpoint can say that it is too large.
+func (e *ceExporter) packLimit() int {
+	if l := e.bodyLimits[e.active.Load()].Load(); l > 0 {
+		return min(e.cfg.TransmissionLimit, int(l))
+	}
+	return e.cfg.TransmissionLimit
+}
+
 // add encodes ref into the body. full means the body must be sent first.
 //
 // The batch's Limit is set for each event so that it also enforces
@@ -148,7 +211,11 @@ func (e *ceExporter) add(b *cloudevent.Batch, ref eventRef) (full bool, err erro
 		limit = len(b.Body()) - len(fr.Close) + len(fr.Sep) + e.cfg.MaxEventSize + len(fr.Term) + len(fr.Close)
 	}
 	overMax := limit <= e.cfg.TransmissionLimit
-	b.Limit = min(limit, e.cfg.TransmissionLimit)
+	tl := e.cfg.TransmissionLimit
+	if b.Count() > 0 {
+		tl = e.packLimit()
+	}
+	b.Limit = min(limit, tl)
 	err = b.Add(ref.lr)
 	switch {
 	case err == nil:
@@ -156,6 +223,10 @@ func (e *ceExporter) add(b *cloudevent.Batch, ref eventRef) (full bool, err erro
 	case err == cloudevent.ErrBatchFull:
 		return true, nil
 	case cloudevent.ReasonOf(err) == cloudevent.ReasonTooLarge:
+		if tl < e.cfg.TransmissionLimit {
+			// Over the learned limit only: it goes alone in the next body.
+			return true, nil
+		}
 		if overMax {
 			return false, &cloudevent.Error{Reason: cloudevent.ReasonTooLarge, Err: err,
 				Msg: fmt.Sprintf("encoded event is over max_event_size (%d bytes)", e.cfg.MaxEventSize)}

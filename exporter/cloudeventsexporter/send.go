@@ -17,7 +17,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
 	"github.com/courier-otel/courier/internal/authrefresh"
+	"github.com/courier-otel/courier/pkg/cloudevent"
 )
 
 // Dead-letter reasons of the exporter, beside the encoding reasons of
@@ -40,10 +42,33 @@ const (
 // outcome is how the delivery of one request ended.
 type outcome struct {
 	kind     outcomeKind
+	ep       int    // the last endpoint tried (index)
 	reason   string // failed: the dead-letter reason
 	status   int    // the last HTTP status, 0 when there was no answer
 	endpoint string // the last endpoint tried (redacted)
 	err      error  // failed, interrupted: why
+}
+
+// arcMinWindow is the adaptive limit's shortest measurement window: on a
+// loopback sink answering in 100 µs a window of one round trip would judge
+// a handful of answers.
+const arcMinWindow = 10 * time.Millisecond
+
+// arcOutcome is what an attempt tells the adaptive limit: 429, 503, 408, 504
+// and network errors (refused, reset, timeouts) mean the sink is
+// overwhelmed; any other answer is a round-trip time sample.
+func arcOutcome(ctx context.Context, res attemptResult) arc.Outcome {
+	switch {
+	case ctx.Err() != nil:
+		return arc.Unknown
+	case res.class == classNetwork:
+		return arc.Backpressure
+	}
+	switch res.status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusRequestTimeout, http.StatusGatewayTimeout:
+		return arc.Backpressure
+	}
+	return arc.Answered
 }
 
 // attemptResult is the answer to one HTTP request.
@@ -102,7 +127,15 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 		if (retries > 0 || e.drainFailed.Load()) && e.stopped() {
 			return e.interrupted(ep, last, errors.New("shutdown"))
 		}
+		if e.limiter != nil {
+			if err := e.limiter.Acquire(ctx); err != nil {
+				return e.interrupted(ep, last, err)
+			}
+		}
 		res := e.attempt(ctx, ep, src, hdr)
+		if e.limiter != nil {
+			e.limiter.Release(res.took, arcOutcome(ctx, res))
+		}
 		last = res
 		e.health.attempted(res, e.redacted[ep])
 		if res.kind == attemptOK {
@@ -114,7 +147,13 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 		}
 		switch res.kind {
 		case attemptPermanent:
-			return outcome{kind: failed, reason: reasonRejected, status: res.status, endpoint: e.redacted[ep], err: res.err}
+			reason := reasonRejected
+			if res.status == http.StatusRequestEntityTooLarge {
+				// pushBatches splits such a body; an event refused alone
+				// is too large for this endpoint.
+				reason = string(cloudevent.ReasonTooLarge)
+			}
+			return outcome{kind: failed, ep: ep, reason: reason, status: res.status, endpoint: e.redacted[ep], err: res.err}
 		case attemptAuth:
 			if authRetried {
 				e.health.refused(res, e.redacted[ep])

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
 	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/metadata"
 )
 
@@ -55,6 +56,9 @@ type telemetry struct {
 	deadLettered metric.Int64Counter
 	dlDropped    metric.Int64Counter
 
+	meter        metric.Meter
+	registration metric.Registration // of the concurrency gauges
+
 	// Option slices built once: a variadic call with a fresh slice would
 	// allocate on every measurement.
 	endpointAttr [][]metric.AddOption            // [endpoint]
@@ -69,7 +73,7 @@ type measurementOptions struct {
 
 func newTelemetry(set component.TelemetrySettings, endpoints []string) (*telemetry, error) {
 	m := set.MeterProvider.Meter(metadata.ScopeName)
-	t := &telemetry{retryAttr: map[string][]metric.AddOption{}}
+	t := &telemetry{retryAttr: map[string][]metric.AddOption{}, meter: m}
 	var errs, err error
 	const p = "courier.cloudevents_exporter."
 	t.eventsSent, err = m.Int64Counter(p+"events.sent", metric.WithUnit("{event}"),
@@ -115,6 +119,45 @@ func newTelemetry(set component.TelemetrySettings, endpoints []string) (*telemet
 		t.retryAttr[r] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))}
 	}
 	return t, nil
+}
+
+// observeConcurrency registers the gauges of the request limit, read from
+// stats at each collection; in_flight and the round-trip times only when
+// the limit is adaptive.
+func (t *telemetry) observeConcurrency(stats func() arc.Stats, adaptive bool) error {
+	const p = "courier.cloudevents_exporter.concurrency."
+	limit, err1 := t.meter.Int64ObservableGauge(p+"limit", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests the exporter may have in flight now (structured and binary encodings): the adaptive limit, or concurrency in fixed mode."))
+	inFlight, err2 := t.meter.Int64ObservableGauge(p+"in_flight", metric.WithUnit("{request}"),
+		metric.WithDescription("HTTP requests in flight now (structured and binary encodings, adaptive mode)."))
+	rtt, err3 := t.meter.Float64ObservableGauge(p+"rtt", metric.WithUnit("s"),
+		metric.WithDescription("Mean round-trip time of the adaptive limit's last measurement window."))
+	base, err4 := t.meter.Float64ObservableGauge(p+"rtt_baseline", metric.WithUnit("s"),
+		metric.WithDescription("Round-trip time of the sink when not loaded, as the adaptive limit estimates it; the limit decreases when rtt exceeds it × rtt_tolerance."))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return err
+	}
+	var err error
+	t.registration, err = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := stats()
+		o.ObserveInt64(limit, int64(s.Limit))
+		if !adaptive {
+			return nil
+		}
+		o.ObserveInt64(inFlight, int64(s.InFlight))
+		if s.RTT > 0 {
+			o.ObserveFloat64(rtt, s.RTT.Seconds())
+			o.ObserveFloat64(base, s.Baseline.Seconds())
+		}
+		return nil
+	}, limit, inFlight, rtt, base)
+	return err
+}
+
+func (t *telemetry) close() {
+	if t.registration != nil {
+		_ = t.registration.Unregister()
+	}
 }
 
 func (t *telemetry) request(ctx context.Context, ep int, class string, seconds float64) {

@@ -144,6 +144,23 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+func TestRatioToBest(t *testing.T) {
+	r, err := Parse(strings.NewReader("BenchmarkX/a 1 1 ns/op 10 drain-s\nBenchmarkX/b 1 1 ns/op 20 drain-s\nBenchmarkX/c 1 1 ns/op 5 drain-s\n" +
+		"BenchmarkX/a 1 1 ns/op 12 drain-s\nBenchmarkX/b 1 1 ns/op 8 drain-s\nBenchmarkX/c 1 1 ns/op 40 drain-s\n"))
+	require.NoError(t, err)
+	q := RatioToBest{Num: Metric{"", "BenchmarkX/a", "drain-s"}, Lowest: true,
+		Dens: []Metric{{"", "BenchmarkX/b", "drain-s"}, {"", "BenchmarkX/c", "drain-s"}}}
+	s, ok := q.Eval(r)
+	require.True(t, ok)
+	// Run by run: 10 ÷ min(20, 5), 12 ÷ min(8, 40).
+	assert.Equal(t, 1.5, s.Min)
+	assert.Equal(t, 2.0, s.Max)
+	q.Lowest = false // 10 ÷ 20, 12 ÷ 40
+	s, _ = q.Eval(r)
+	assert.Equal(t, 0.3, s.Min)
+	assert.Equal(t, 0.5, s.Max)
+}
+
 func TestRatioOfMedians(t *testing.T) {
 	r, err := Parse(strings.NewReader("BenchmarkX/a 1 1 ns/op 10 events/s\nBenchmarkX/a 1 1 ns/op 30 events/s\nBenchmarkX/b 1 1 ns/op 5 events/s\n"))
 	require.NoError(t, err)

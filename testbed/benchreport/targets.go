@@ -3,6 +3,7 @@ package benchreport
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Path is one row of DESIGN.md §6's table: a pipeline path and the targets
@@ -117,6 +118,75 @@ func (q Ratio) Source() string {
 	return fmt.Sprintf("`%s` ÷ `%s` %s", q.Num.Bench, q.Den.Bench, q.Num.Unit)
 }
 
+// RatioToBest is a metric over the best of several others: the lowest of
+// Dens when Lowest (times), else the highest. When all have as many runs,
+// as sub-benchmarks run side by side do, it is taken run by run against
+// the best of that run; otherwise against the best median.
+type RatioToBest struct {
+	Num    Metric
+	Dens   []Metric
+	Lowest bool
+}
+
+func (q RatioToBest) better(a, b float64) bool {
+	if q.Lowest {
+		return a < b
+	}
+	return a > b
+}
+
+func (q RatioToBest) Eval(r *Results) (Summary, bool) {
+	num := q.Num.values(r)
+	if len(num) == 0 || len(q.Dens) == 0 {
+		return Summary{}, false
+	}
+	dens := make([][]float64, len(q.Dens))
+	sameRuns := true
+	for i, d := range q.Dens {
+		if dens[i] = d.values(r); len(dens[i]) == 0 {
+			return Summary{}, false
+		}
+		sameRuns = sameRuns && len(dens[i]) == len(num)
+	}
+	if sameRuns {
+		ratios := make([]float64, len(num))
+		for run := range num {
+			best := dens[0][run]
+			for _, d := range dens[1:] {
+				if q.better(d[run], best) {
+					best = d[run]
+				}
+			}
+			ratios[run] = num[run] / best
+		}
+		return summarize(ratios)
+	}
+	n, _ := summarize(num)
+	best := math.NaN()
+	for _, d := range dens {
+		s, _ := summarize(d)
+		if math.IsNaN(best) || q.better(s.Median, best) {
+			best = s.Median
+		}
+	}
+	v := n.Median / best
+	return Summary{Median: v, Min: v, Max: v, N: 1}, true
+}
+
+func (RatioToBest) Format(v float64) string { return formatRatio(v) }
+
+func (q RatioToBest) Source() string {
+	names := make([]string, len(q.Dens))
+	for i, d := range q.Dens {
+		names[i] = "`" + d.Bench + "`"
+	}
+	which := "highest"
+	if q.Lowest {
+		which = "lowest"
+	}
+	return fmt.Sprintf("`%s` ÷ the %s of %s, %s", q.Num.Bench, which, strings.Join(names, ", "), q.Num.Unit)
+}
+
 // Percent is a metric that is a fraction, shown as a percentage.
 type Percent struct{ Metric }
 
@@ -128,6 +198,7 @@ func cpuMsPerMin(fractionOfCore float64) float64 { return fractionOfCore * 60_00
 const (
 	e2e      = "testbed/e2e"
 	exporter = "exporter/cloudeventsexporter"
+	arc      = "BenchmarkAdaptiveConcurrency/"
 )
 
 // Paths is DESIGN.md §6's performance table (2 vCPU, loopback), one entry
@@ -182,10 +253,59 @@ var Paths = []Path{
 		},
 	},
 	{
-		Name: "sink answering after 300 ms, structured mode",
+		Name: "sink answering after 300 ms, structured mode, default settings (adaptive concurrency), 20,000 events from a cold start; beside fixed 512 in the same run",
 		Targets: []Target{
-			{What: "events/s", Figure: Metric{exporter, "BenchmarkSlowSink", "events/s"},
+			{What: "events/s", Figure: Metric{exporter, arc + "sink-300ms/adaptive", "events/s"},
 				Bound: atLeast(1000, "≥ 1,000 events/s (100k+ nodes)"), Reference: "NVSentinel default: 33 events/s (3,300 nodes)"},
+			{What: "second half of the run (the limit has found the sink), events/s", Figure: Metric{exporter, arc + "sink-300ms/adaptive", "second-half-events/s"}},
+			{What: "fixed 512, events/s", Figure: Metric{exporter, arc + "sink-300ms/fixed=512", "events/s"}},
+		},
+	},
+	{
+		Name: "adaptive concurrency (structured mode) beside fixed settings in the same run: `BenchmarkAdaptiveConcurrency`",
+		Targets: []Target{
+			{What: "fast loopback sink, adaptive ÷ fixed 512, events/s", Figure: Ratio{
+				Metric{exporter, arc + "fast-sink/adaptive", "events/s"},
+				Metric{exporter, arc + "fast-sink/fixed=512", "events/s"},
+			}, Bound: atLeast(0.9, "≥ 90 % of fixed 512")},
+			{What: "fast loopback sink, adaptive, events/s", Figure: Metric{exporter, arc + "fast-sink/adaptive", "events/s"}},
+			{What: "fast loopback sink, fixed 512, events/s", Figure: Metric{exporter, arc + "fast-sink/fixed=512", "events/s"}},
+			{What: "sink slowing down (256 → 32 handlers of 200 ms): limit after ÷ limit before", Figure: Ratio{
+				Metric{exporter, arc + "slowing-sink/adaptive", "limit-after"},
+				Metric{exporter, arc + "slowing-sink/adaptive", "limit-before"},
+			}, Bound: atMost(0.5, "the limit follows the sink down (≤ 0.5×)")},
+			{What: "sink slowing down: mean wait for a handler afterwards, adaptive", Figure: Metric{exporter, arc + "slowing-sink/adaptive", "sink-wait-ms"}},
+			{What: "sink slowing down: mean wait for a handler afterwards, fixed 512", Figure: Metric{exporter, arc + "slowing-sink/fixed=512", "sink-wait-ms"}},
+			{What: "sink answering 503 to half the requests: lowest limit after ÷ highest before", Figure: Ratio{
+				Metric{exporter, arc + "half-503/adaptive", "limit-min-after"},
+				Metric{exporter, arc + "half-503/adaptive", "limit-max-before"},
+			}, Bound: atMost(0.5, "the limit drops (≤ 0.5×)")},
+			{What: "sink answering 503 to half the requests: events lost", Figure: Metric{exporter, arc + "half-503/adaptive", "lost"},
+				Bound: atMost(0, "nothing lost")},
+			{What: "the seed's Flask sink, 5,000 events: listen-queue overflows, adaptive", Figure: Metric{exporter, arc + "flask/adaptive", "listen-overflows"},
+				Bound: atMost(0, "none"), Reference: "fixed 512: 1,159 overflows for 5,000 events, 40 s (fixed 10: 0, 38 s)"},
+			{What: "the seed's Flask sink: network errors (timeouts, resets), adaptive", Figure: Metric{exporter, arc + "flask/adaptive", "network-errors"},
+				Bound: atMost(0, "none")},
+			{What: "the seed's Flask sink: drain time, adaptive ÷ best fixed (10, 512)", Figure: RatioToBest{
+				Num: Metric{exporter, arc + "flask/adaptive", "drain-s"}, Lowest: true,
+				Dens: []Metric{{exporter, arc + "flask/fixed=10", "drain-s"}, {exporter, arc + "flask/fixed=512", "drain-s"}},
+			}, Bound: atMost(1, "no worse than the best fixed setting (≤ 1×)")},
+			{What: "the seed's Flask sink: drain time, adaptive", Figure: Metric{exporter, arc + "flask/adaptive", "drain-s"}},
+			{What: "the seed's Flask sink: drain time, fixed 10", Figure: Metric{exporter, arc + "flask/fixed=10", "drain-s"}},
+			{What: "the seed's Flask sink: drain time, fixed 512", Figure: Metric{exporter, arc + "flask/fixed=512", "drain-s"}},
+			{What: "the seed's Flask sink: listen-queue overflows, fixed 512", Figure: Metric{exporter, arc + "flask/fixed=512", "listen-overflows"}},
+			{What: "`http.server`, backlog 5: listen-queue overflows, adaptive", Figure: Metric{exporter, arc + "http-server-backlog5/adaptive", "listen-overflows"},
+				Bound: atMost(0, "none"), Reference: "fixed 512: events undelivered for more than 30 s"},
+			{What: "`http.server`, backlog 5: network errors, adaptive", Figure: Metric{exporter, arc + "http-server-backlog5/adaptive", "network-errors"},
+				Bound: atMost(0, "none")},
+			{What: "`http.server`, backlog 5: drain time, adaptive ÷ best fixed (10, 512)", Figure: RatioToBest{
+				Num: Metric{exporter, arc + "http-server-backlog5/adaptive", "drain-s"}, Lowest: true,
+				Dens: []Metric{{exporter, arc + "http-server-backlog5/fixed=10", "drain-s"}, {exporter, arc + "http-server-backlog5/fixed=512", "drain-s"}},
+			}, Bound: atMost(1, "no worse than the best fixed setting (≤ 1×)")},
+			{What: "`http.server`, backlog 5: drain time, adaptive", Figure: Metric{exporter, arc + "http-server-backlog5/adaptive", "drain-s"}},
+			{What: "`http.server`, backlog 5: drain time, fixed 10", Figure: Metric{exporter, arc + "http-server-backlog5/fixed=10", "drain-s"}},
+			{What: "`http.server`, backlog 5: drain time, fixed 512", Figure: Metric{exporter, arc + "http-server-backlog5/fixed=512", "drain-s"}},
+			{What: "`http.server`, backlog 5: listen-queue overflows, fixed 512", Figure: Metric{exporter, arc + "http-server-backlog5/fixed=512", "listen-overflows"}},
 		},
 	},
 	{

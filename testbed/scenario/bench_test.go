@@ -23,7 +23,9 @@ import (
 //     latency.
 //   - slow-sink/concurrency=N: the same pipeline in structured mode (one
 //     POST per event) into a sink that answers after 300 ms, with the
-//     exporter's concurrency (requests in flight, default 512) at N;
+//     exporter's concurrency fixed at N requests in flight
+//     (concurrency_mode: fixed; the default adaptive limit is measured
+//     beside fixed 512 by the exporter's BenchmarkAdaptiveConcurrency);
 //     12,000 events committed in batches of 100 as fast as possible. The
 //     rate is about N / 300 ms until the receiver's max_in_flight (2,000
 //     events) bounds it; sending_queue::num_consumers does not move it.
@@ -51,7 +53,7 @@ func BenchmarkScenario(b *testing.B) {
 			benchmark(b, func(b *testing.B) Result {
 				e := New(b, Options{
 					Config: "testdata/nvsentinel.yaml", Postgres: true, Faults: sink.Faults{Latency: 300 * time.Millisecond},
-					Set: []string{fmt.Sprintf("exporters::cloudevents::concurrency=%d", concurrency)},
+					Set: []string{fmt.Sprintf("exporters::cloudevents::concurrency=%d", concurrency), "exporters::cloudevents::concurrency_mode=fixed"},
 				})
 				e.Start()
 				e.NVSentinel(loadgen.NVSentinelConfig{Count: 12_000, Batch: 100}, 0)

@@ -1,0 +1,193 @@
+// Package arc is adaptive request concurrency: a limit on the requests in
+// flight to one sink that finds the sink's capacity by itself, after
+// Vector's RFC 1858 (additive increase while the round-trip time holds,
+// multiplicative decrease on back-pressure and rising round-trip time),
+// with TCP's slow start so that a far sink is filled in a few round trips.
+//
+// Controller is the algorithm, fed outcomes and times by its caller, so
+// that it is deterministic; Limiter puts it in front of the requests.
+package arc
+
+import (
+	"math"
+	"time"
+)
+
+// Outcome is what one request tells the controller.
+type Outcome int
+
+const (
+	// Answered: the sink answered (any status but the back-pressure
+	// ones); the round-trip time is a sample.
+	Answered Outcome = iota
+	// Backpressure: 429, 503, 408, a timeout or a connection error.
+	Backpressure
+	// Unknown: no answer that says anything about the sink (the request
+	// was cancelled); it only frees its slot.
+	Unknown
+)
+
+// Config tunes the controller.
+type Config struct {
+	// Max is the upper bound of the limit (the exporter's concurrency).
+	Max int
+	// Initial is the limit to start with.
+	Initial int
+	// RTTTolerance: a window whose mean round-trip time is more than
+	// RTTTolerance × the baseline means requests queue at the sink.
+	RTTTolerance float64
+	// DecreaseRatio multiplies the limit on back-pressure, and bounds the
+	// decrease on a rising round-trip time from above.
+	DecreaseRatio float64
+	// MinWindow is the shortest measurement window; a window otherwise
+	// lasts one mean round-trip time, so that it sees the effect of the
+	// last change.
+	MinWindow time.Duration
+}
+
+// resetWindows is how many consecutive windows with at most minQueue
+// requests in flight must be over the tolerance before their round-trip
+// time becomes the new baseline.
+const resetWindows = 5
+
+// minQueue is the queue at the sink that is always tolerated, in requests
+// (Vegas's alpha): the limit × (1 − baseline / RTT) requests that wait
+// there. A sink that serves one request at a time (a single-threaded
+// server, Python under its GIL) doubles the round-trip time with a second
+// request in flight, and that second request is what keeps it busy; a
+// listen backlog holds a few such requests.
+const minQueue = 2
+
+// slowStartExit ends slow start once a window's mean round-trip time is
+// this much over the baseline (as TCP's HyStart does): doubling from there
+// would overshoot a small sink by a factor of two before the next window
+// could tell.
+const slowStartExit = 1.5
+
+// maxDecrease bounds one window's decrease (limit × 0.5 at most), so that
+// one noisy window (a GC pause, a scheduler hiccup) cannot empty the pipe.
+const maxDecrease = 0.5
+
+// Controller computes the limit. It is not safe for concurrent use.
+type Controller struct {
+	cfg       Config
+	limit     float64
+	slowStart bool // double per window until the first decrease
+	baseline  time.Duration
+	lastRTT   time.Duration // mean round-trip time of the last window
+
+	// Consecutive windows over the tolerance with at most minQueue in
+	// flight, and their lowest mean: a sink slower for good.
+	slowWindows int
+	slowBest    time.Duration
+
+	winStart time.Time
+	winSum   time.Duration
+	winN     int
+	winPress bool // back-pressure seen in the window
+	winFull  bool // the limit was reached in the window
+}
+
+// NewController starts a controller at cfg.Initial (at least 1, at most
+// cfg.Max), in slow start, with its first window opening at now.
+func NewController(cfg Config, now time.Time) *Controller {
+	cfg.Max = max(cfg.Max, 1)
+	return &Controller{
+		cfg:       cfg,
+		limit:     float64(min(max(cfg.Initial, 1), cfg.Max)),
+		slowStart: true,
+		slowBest:  math.MaxInt64,
+		winStart:  now,
+	}
+}
+
+// Limit is the current limit, at least 1.
+func (c *Controller) Limit() int { return int(c.limit) }
+
+// RTT is the mean round-trip time of the last window with answers.
+func (c *Controller) RTT() time.Duration { return c.lastRTT }
+
+// Baseline is the round-trip time of the sink when not loaded: the lowest
+// window mean seen (0 before the first answer).
+func (c *Controller) Baseline() time.Duration { return c.baseline }
+
+// Full records that a request found the limit reached (it had to wait, or
+// took the last slot): only a limit that is used may grow.
+func (c *Controller) Full() { c.winFull = true }
+
+// Observe records the outcome of one request that took rtt, finishing at
+// now, and closes the window when it has lasted long enough.
+func (c *Controller) Observe(now time.Time, rtt time.Duration, o Outcome) {
+	switch o {
+	case Answered:
+		c.winSum += rtt
+		c.winN++
+	case Backpressure:
+		c.winPress = true
+	}
+	if now.Sub(c.winStart) >= max(c.cfg.MinWindow, c.lastRTT) {
+		c.closeWindow(now)
+	}
+}
+
+func (c *Controller) closeWindow(now time.Time) {
+	var mean time.Duration
+	if c.winN > 0 {
+		mean = c.winSum / time.Duration(c.winN)
+	}
+	over := c.winN > 0 && c.baseline > 0 && float64(mean) > c.cfg.RTTTolerance*float64(c.baseline)
+	slow := false // over the tolerance with too few requests in flight to queue
+	switch {
+	case c.winPress:
+		c.decrease(c.cfg.DecreaseRatio)
+	case c.winN == 0:
+		// Nothing measured: keep the limit.
+	case c.baseline == 0:
+		c.baseline = mean
+	case over && c.limit*(1-float64(c.baseline)/float64(mean)) > minQueue:
+		// Requests queue at the sink. The further past the tolerance,
+		// the larger the decrease (Gradient2's gradient), from
+		// DecreaseRatio to maxDecrease.
+		c.decrease(max(maxDecrease, min(c.cfg.DecreaseRatio, c.cfg.RTTTolerance*float64(c.baseline)/float64(mean))))
+	case over && c.Limit() <= minQueue:
+		// Too few requests in flight to queue, and still slow: not
+		// queueing caused by us but the sink's own round-trip time, if it
+		// lasts (one slow window is noise: a busy machine, a pause). Then
+		// take the best of those windows as the new baseline and find the
+		// capacity again.
+		slow = true
+		c.slowWindows++
+		c.slowBest = min(c.slowBest, mean)
+		if c.slowWindows >= resetWindows {
+			c.baseline, c.slowStart = c.slowBest, true
+			slow = false
+		}
+	case over:
+		// A queue within minQueue: hold.
+	case c.winFull:
+		if c.slowStart && float64(mean) > slowStartExit*float64(c.baseline) {
+			c.slowStart = false // the round-trip time begins to rise
+		}
+		if c.slowStart {
+			c.limit *= 2
+		} else {
+			c.limit++
+		}
+		c.limit = min(c.limit, float64(c.cfg.Max))
+	}
+	if !slow && c.winN > 0 {
+		c.slowWindows, c.slowBest = 0, math.MaxInt64
+	}
+	if c.winN > 0 {
+		c.lastRTT = mean
+		if mean < c.baseline {
+			c.baseline = mean
+		}
+	}
+	c.winStart, c.winSum, c.winN, c.winPress, c.winFull = now, 0, 0, false, false
+}
+
+func (c *Controller) decrease(ratio float64) {
+	c.limit = math.Max(1, c.limit*ratio)
+	c.slowStart = false
+}
