@@ -1,6 +1,8 @@
 package datastorereceiver
 
 import (
+	"github.com/courier-otel/courier/internal/deadletter"
+
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +48,7 @@ type datastoreReceiver struct {
 
 	host       component.Host
 	tokens     *tokenStorage // resume::storage, or nil
+	dead       *deadletter.Sink
 	statusMu   sync.Mutex
 	lastStatus componentstatus.Status
 	warnLimit  *rate.Limiter
@@ -87,6 +90,11 @@ func (r *datastoreReceiver) Start(ctx context.Context, host component.Host) erro
 		}
 		r.tokens = &tokenStorage{client: client, key: "resume_token/" + r.cfg.ClientName}
 	}
+	dead, err := deadletter.NewSink(r.set.TelemetrySettings, metadata.ScopeName, r.set.ID, "courier.datastore.", r.cfg.DeadLetter)
+	if err != nil {
+		return err
+	}
+	r.dead = dead
 	r.host = host
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
@@ -120,6 +128,9 @@ func (r *datastoreReceiver) Shutdown(ctx context.Context) error {
 	r.cancel()
 	<-r.done
 	r.cancel = nil
+	if err := r.dead.Close(); err != nil {
+		r.log.Warn("Closing the dead-letter files", zap.Error(err))
+	}
 	if r.tokens != nil {
 		if err := r.tokens.client.Close(ctx); err != nil {
 			return fmt.Errorf("resume::storage: close: %w", err)
