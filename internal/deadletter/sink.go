@@ -83,11 +83,11 @@ func (k *Sink) reasonSet(reason string) metric.MeasurementOption {
 }
 
 // Put dead-letters every event of ld for reason, cause being the error
-// that refused them. It returns once the events are stored (or counted as
+// that refused them (a nil Sink does nothing). It returns once the events are stored (or counted as
 // not kept): the caller may then move its checkpoint past them.
 func (k *Sink) Put(ctx context.Context, ld plog.Logs, reason string, cause error) {
 	n := ld.LogRecordCount()
-	if n == 0 {
+	if n == 0 || k == nil {
 		return
 	}
 	now := time.Now().UTC()

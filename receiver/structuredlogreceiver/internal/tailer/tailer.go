@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/courier-otel/courier/internal/deadletter"
 	"os"
 	"slices"
 	"sync"
@@ -58,6 +59,10 @@ type Settings struct {
 	Reader reader.Config
 	// Store, if not nil, keeps progress in a storage extension.
 	Store *checkpoint.Store
+	// MaxSplitDepth bounds the halvings of a batch refused for good.
+	MaxSplitDepth int
+	// DeadLetter takes the events refused for good, alone.
+	DeadLetter *deadletter.Sink
 
 	Next      consumer.Logs
 	Logger    *zap.Logger
@@ -86,7 +91,12 @@ type Tailer struct {
 	inflight []*delivery
 	// backoff is the wait before the next delivery after a refused one.
 	backoff time.Duration
+	// careful is the number of events, read again after a batch was
+	// refused for good, still to be delivered by isolate.Deliver.
+	careful int
 	reason  map[string]metric.MeasurementOption
+	// permanentSet is the reason set of events refused for good.
+	permanentSet metric.MeasurementOption
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -104,6 +114,7 @@ func New(s Settings) *Tailer {
 		reason:  make(map[string]metric.MeasurementOption),
 		stored:  make(map[fileid.ID]checkpoint.Entry),
 	}
+	t.permanentSet = metadata.ReasonSet(ReasonPermanent)
 	t.tracker = tracker.New(s.MaxConcurrentFiles, s.WriteSeekTag, tracker.Counters{
 		Tracked: func(delta int) { s.Telemetry.FilesTracked.Add(context.Background(), int64(delta)) },
 		Open:    func(delta int) { s.Telemetry.FilesOpen.Add(context.Background(), int64(delta)) },
