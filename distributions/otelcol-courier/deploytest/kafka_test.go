@@ -72,6 +72,17 @@ func TestKafkaE2EConfigs(t *testing.T) {
 // TestGateway renders the gateway example: a Deployment whose replicas share
 // one consumer group, kafka receiver -> cloudevents exporter, TLS with the
 // cluster's CA and SCRAM with the password from a Secret.
+// TestGatewayDefaultEncoding: without exporter.sink.encoding a gateway
+// sends what NVSentinel sinks accept (the chart's sink values are
+// NVSentinel's), one structured CloudEvent per POST, as the deployment
+// agents would directly.
+func TestGatewayDefaultEncoding(t *testing.T) {
+	v := loadValues(t, examplesDir+"/gateway.yaml")
+	delete(v["exporter"].(map[string]any)["sink"].(map[string]any), "encoding")
+	r := renderRelease(t, v)
+	wantConfig(t, r.config, "exporters.cloudevents.encoding", "structured")
+}
+
 func TestGateway(t *testing.T) {
 	r := renderRelease(t, loadValues(t, examplesDir+"/gateway.yaml"))
 	validate(t, r)

@@ -147,7 +147,9 @@ receivers:
       initial_interval: 1s
       max_interval: 30s
       max_elapsed_time: 0
-{{ include "courier.config.exporter" (dict "ctx" . "encoding" "jsonl") }}
+{{- /* The chart's sink values are NVSentinel's exporter.sink: its sinks take one structured
+CloudEvent per POST. An Omniverse gateway sets exporter.sink.encoding: jsonl. */}}
+{{ include "courier.config.exporter" (dict "ctx" . "encoding" "structured") }}
 service:
   {{- include "courier.config.serviceExtensions" (dict "ctx" . "extra" (list)) | nindent 2 }}
   pipelines:
