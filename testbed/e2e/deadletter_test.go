@@ -23,39 +23,39 @@ import (
 func TestDeadLetterReplay(t *testing.T) {
 	const events = 1000
 	logDir, deadDir, replayDead, storageDir := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
-	want := map[string]bool{}
-	writeEvents(t, structuredlog.Options{Dir: logDir, Name: "app.log", Source: "e2e@replay"}, "r", events, want)
+	// A poison event the sink refuses (400) whatever happens.
+	poisonSet := map[string]bool{}
+	writeEvents(t, structuredlog.Options{Dir: logDir, Name: "poison.log", Source: "e2e@replay"}, "p", 1, poisonSet)
 	var poison string
-	for id := range want {
+	for id := range poisonSet {
 		poison = id
-		break
 	}
-	delete(want, poison)
-
-	// The outage: everything is dead-lettered.
 	sink := newLinesSink(t)
-	sink.refuse.Store(http.StatusServiceUnavailable)
-	sink.reject = map[string]bool{poison: true}
+	sink.reject = poisonSet
 	src := startHealthy(t, deliveryTimeout, []string{
 		"COURIER_E2E_LOG_DIR=" + logDir, "COURIER_E2E_SINK_URL=" + sink.URL, "COURIER_E2E_DEAD_LETTER_DIR=" + deadDir,
 	}, "--config=testdata/deadletter_source.yaml")
-	src.WaitUntil(2*deliveryTimeout, "every event dead-lettered", func() error {
-		if n := len(deadLetters(t, deadDir)); n != events-1 {
-			return fmt.Errorf("%d events dead-lettered", n)
+	src.WaitUntil(deliveryTimeout, "the poison event dead-lettered", func() error {
+		if n := len(deadLetters(t, deadDir)); n != 1 {
+			return fmt.Errorf("%d records", n)
 		}
 		return nil
 	})
-	sink.refuse.Store(0) // the poison event is refused for what it is: 400
-	src.WaitUntil(2*deliveryTimeout, "the poison event dead-lettered as rejected", func() error {
-		recs := deadLetters(t, deadDir)
-		if len(recs) != events {
-			return fmt.Errorf("%d records", len(recs))
+
+	// The outage: the sink answers 503 and the retries run out.
+	sink.refuse.Store(http.StatusServiceUnavailable)
+	want := map[string]bool{}
+	writeEvents(t, structuredlog.Options{Dir: logDir, Name: "app.log", Source: "e2e@replay"}, "r", events-1, want)
+	src.WaitUntil(2*deliveryTimeout, "every event dead-lettered", func() error {
+		if n := len(deadLetters(t, deadDir)); n != events {
+			return fmt.Errorf("%d records", n)
 		}
 		return nil
 	})
 	if err := src.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+	sink.refuse.Store(0)
 	byReason := map[string]int{}
 	for _, r := range deadLetters(t, deadDir) {
 		byReason[r.Reason]++
