@@ -55,7 +55,6 @@ func TestDeadLetterReplay(t *testing.T) {
 	if err := src.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	sink.refuse.Store(0)
 	byReason := map[string]int{}
 	for _, r := range deadLetters(t, deadDir) {
 		byReason[r.Reason]++
@@ -68,6 +67,7 @@ func TestDeadLetterReplay(t *testing.T) {
 	}
 
 	// The sink is fixed (slow, so that the replay can be killed midway).
+	sink = newLinesSink(t) // the same sink, restarted after its fix
 	sink.delay = 5 * time.Millisecond
 	env := []string{
 		"COURIER_E2E_SINK_URL=" + sink.URL, "COURIER_E2E_DEAD_LETTER_DIR=" + deadDir,
