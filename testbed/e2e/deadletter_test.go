@@ -68,7 +68,7 @@ func TestDeadLetterReplay(t *testing.T) {
 
 	// The sink is fixed (slow, so that the replay can be killed midway).
 	sink = newLinesSink(t) // the same sink, restarted after its fix
-	sink.delay = 5 * time.Millisecond
+	sink.delay = 50 * time.Millisecond
 	env := []string{
 		"COURIER_E2E_SINK_URL=" + sink.URL, "COURIER_E2E_DEAD_LETTER_DIR=" + deadDir,
 		"COURIER_E2E_REPLAY_DEAD_LETTER_DIR=" + replayDead, "COURIER_E2E_STORAGE_DIR=" + storageDir,
