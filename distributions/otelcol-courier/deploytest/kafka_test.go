@@ -72,6 +72,40 @@ func TestKafkaE2EConfigs(t *testing.T) {
 // TestGateway renders the gateway example: a Deployment whose replicas share
 // one consumer group, kafka receiver -> cloudevents exporter, TLS with the
 // cluster's CA and SCRAM with the password from a Secret.
+// TestDeadLetterReplayValue: deadLetterReplay.enabled adds a second
+// pipeline, dead_letter → cloudevents/replay, reading the cloudevents
+// exporter's dead-letter directory with the chosen reasons; the replay
+// exporter is the sink's exporter with a dead-letter directory the
+// receiver does not read. The collector validates the config.
+func TestDeadLetterReplayValue(t *testing.T) {
+	v := loadValues(t, examplesDir+"/gateway.yaml")
+	v["deadLetterReplay"] = map[string]any{"enabled": true, "reasons": []any{"retries_exhausted", "rejected"}}
+	r := renderRelease(t, v)
+	validate(t, r)
+	wantConfig(t, r.config, "receivers.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
+	wantConfig(t, r.config, "receivers.dead_letter.pattern", "cloudevents-*.jsonl")
+	wantConfig(t, r.config, "receivers.dead_letter.reasons.include", []any{"retries_exhausted", "rejected"})
+	wantConfig(t, r.config, "receivers.dead_letter.min_file_age", "30s")
+	wantConfig(t, r.config, "exporters.cloudevents/replay.endpoint", "https://telemetry.example.com/v1/events")
+	wantConfig(t, r.config, "exporters.cloudevents/replay.auth.authenticator", "oidc_client")
+	wantConfig(t, r.config, "exporters.cloudevents/replay.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter/replay-failed")
+	wantConfig(t, r.config, "exporters.cloudevents.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
+	wantConfig(t, r.config, "service.pipelines.logs/replay", map[string]any{
+		"receivers": []any{"dead_letter"},
+		"exporters": []any{"cloudevents/replay"},
+	})
+
+	v = loadValues(t, examplesDir+"/gateway.yaml")
+	if _, ok := lookup(renderRelease(t, v).config, "receivers.dead_letter"); ok {
+		t.Error("the replay pipeline is rendered without deadLetterReplay.enabled")
+	}
+	v["deadLetterReplay"] = map[string]any{"enabled": true}
+	v["deadLetter"] = map[string]any{"enabled": false}
+	if _, err := render(v); err == nil || !strings.Contains(err.Error(), "deadLetterReplay.enabled needs deadLetter.enabled") {
+		t.Errorf("deadLetterReplay without deadLetter: %v", err)
+	}
+}
+
 // TestGatewayDefaultEncoding: without exporter.sink.encoding a gateway
 // sends what NVSentinel sinks accept (the chart's sink values are
 // NVSentinel's), one structured CloudEvent per POST, as the deployment

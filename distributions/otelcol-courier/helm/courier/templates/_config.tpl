@@ -8,8 +8,41 @@ Strings go through toJson: a JSON string is a YAML string, so no value can break
 {{- if hasKey $rendered "Error" }}
 {{- fail (printf "rendering the collector config: %s" $rendered.Error) }}
 {{- end }}
+{{- include "courier.config.deadLetterReplay" (dict "ctx" . "rendered" $rendered) }}
 {{- $config := mustMergeOverwrite $rendered (deepCopy (.Values.config | default dict)) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+deadLetterReplay: adds to the rendered config (in place) a second pipeline, dead_letter →
+cloudevents/replay, that sends the files of the cloudevents exporter's dead-letter directory again
+(README "After a sink outage"). cloudevents/replay is the mode's cloudevents exporter with a
+dead-letter directory of its own (replay-failed/, which the receiver does not read), so an event
+that fails again is kept, not replayed in a loop.
+*/}}
+{{- define "courier.config.deadLetterReplay" -}}
+{{- $ctx := .ctx }}
+{{- $rendered := .rendered }}
+{{- $r := $ctx.Values.deadLetterReplay | default dict }}
+{{- if $r.enabled }}
+{{- $ce := index ($rendered.exporters | default dict) "cloudevents" }}
+{{- if not $ce }}
+{{- fail "deadLetterReplay.enabled needs the cloudevents exporter (output: cloudevents, or mode: gateway)" }}
+{{- end }}
+{{- if not $ctx.Values.deadLetter.enabled }}
+{{- fail "deadLetterReplay.enabled needs deadLetter.enabled: the dead-letter directory is what it replays" }}
+{{- end }}
+{{- $dir := include "courier.paths.deadLetter" $ctx }}
+{{- $replay := deepCopy $ce }}
+{{- $_ := set $replay "dead_letter" (dict "directory" (printf "%s/replay-failed" $dir) "max_size" ($ctx.Values.deadLetter.maxSize | int64)) }}
+{{- $_ = set $rendered.exporters "cloudevents/replay" $replay }}
+{{- $recv := dict "directory" $dir "pattern" "cloudevents-*.jsonl" "min_file_age" ($r.minFileAge | default "30s") "poll_interval" ($r.pollInterval | default "10s") }}
+{{- with $r.reasons }}
+{{- $_ = set $recv "reasons" (dict "include" .) }}
+{{- end }}
+{{- $_ = set $rendered.receivers "dead_letter" $recv }}
+{{- $_ = set $rendered.service.pipelines "logs/replay" (dict "receivers" (list "dead_letter") "exporters" (list "cloudevents/replay")) }}
+{{- end }}
 {{- end }}
 
 {{/* deployment: NVSentinel health events from the datastore. */}}
