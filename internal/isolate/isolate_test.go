@@ -74,7 +74,9 @@ func (k *kafkaLike) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	return nil
 }
 
-func (*kafkaLike) Capabilities() consumer.Capabilities { return consumer.Capabilities{MutatesData: true} }
+func (*kafkaLike) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: true}
+}
 
 func TestDeliverSplitsUntilEverythingFits(t *testing.T) {
 	k := &kafkaLike{limit: 100, poison: map[int]bool{17: true, 500: true}}
