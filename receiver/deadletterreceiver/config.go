@@ -32,6 +32,9 @@ type Config struct {
 	// DoneDirectory receives the replayed files; default
 	// <directory>/replayed.
 	DoneDirectory string `mapstructure:"done_directory"`
+	// DoneMaxSize bounds the bytes of the files in DoneDirectory: the
+	// oldest are deleted beyond it. 0: no bound.
+	DoneMaxSize int64 `mapstructure:"done_max_size"`
 	// MinFileAge: a file is finished only once it was not modified for this
 	// long, so that a file a writer may still append to is not moved.
 	MinFileAge time.Duration `mapstructure:"min_file_age"`
@@ -89,6 +92,9 @@ func (c *Config) Validate() error {
 	if c.AfterReplay == AfterReplayMove && c.DoneDirectory != "" && c.Directory != "" &&
 		filepath.Clean(c.DoneDirectory) == filepath.Clean(c.Directory) {
 		add("done_directory: must not be directory itself")
+	}
+	if c.DoneMaxSize < 0 {
+		add("done_max_size: must not be negative, got %d", c.DoneMaxSize)
 	}
 	if c.MinFileAge < 0 {
 		add("min_file_age: must not be negative, got %s", c.MinFileAge)

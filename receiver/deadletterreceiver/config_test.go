@@ -33,6 +33,7 @@ func TestDefaultConfig(t *testing.T) {
 	want := &Config{
 		Directory: "/var/lib/otelcol-courier/dead-letter", Pattern: "*.jsonl", AfterReplay: "move",
 		MinFileAge: 30 * time.Second, PollInterval: 10 * time.Second, MaxBatchEvents: 500, MaxRecordSize: 16 << 20,
+		DoneMaxSize: 100 << 20,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
@@ -76,7 +77,7 @@ func TestConfigValidation(t *testing.T) {
 		{"include_excluded", []string{`reasons::include: "too_large" is also in reasons::exclude`}},
 		{"bad_after_replay", []string{`after_replay: "rename"`}},
 		{"done_is_directory", []string{"done_directory: must not be directory itself"}},
-		{"bad_limits", []string{"min_file_age:", "poll_interval:", "max_batch_events:", "max_record_size:"}},
+		{"bad_limits", []string{"min_file_age:", "poll_interval:", "max_batch_events:", "max_record_size:", "done_max_size:"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := load(t, tt.name)

@@ -21,6 +21,7 @@ const (
 	defaultPollInterval   = 10 * time.Second
 	defaultMaxBatchEvents = 500
 	defaultMaxRecordSize  = 16 << 20
+	defaultDoneMaxSize    = 100 << 20
 )
 
 // NewFactory returns the dead_letter receiver factory.
@@ -36,6 +37,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Pattern:        defaultPattern,
 		AfterReplay:    AfterReplayMove,
+		DoneMaxSize:    defaultDoneMaxSize,
 		MinFileAge:     defaultMinFileAge,
 		PollInterval:   defaultPollInterval,
 		MaxBatchEvents: defaultMaxBatchEvents,

@@ -293,6 +293,9 @@ func (r *deadLetterReceiver) finish(ctx context.Context, name, path string, rd *
 		if err = os.MkdirAll(done, 0o750); err == nil {
 			err = os.Rename(path, filepath.Join(done, name))
 		}
+		if err == nil {
+			r.trimDone(done)
+		}
 	}
 	if err != nil {
 		// Never replay it twice in this run; after a restart it is read
@@ -309,6 +312,46 @@ func (r *deadLetterReceiver) finish(ctx context.Context, name, path string, rd *
 		}
 	}
 	r.log.Info("Replayed a dead-letter file", zap.String("file", name), zap.String("after_replay", r.cfg.AfterReplay))
+}
+
+// trimDone deletes the oldest files of the done directory (by name: the
+// writers' names sort in time order) while they hold more than
+// done_max_size bytes.
+func (r *deadLetterReceiver) trimDone(done string) {
+	if r.cfg.DoneMaxSize == 0 {
+		return
+	}
+	entries, err := os.ReadDir(done)
+	if err != nil {
+		return
+	}
+	type file struct {
+		name string
+		mod  time.Time
+		size int64
+	}
+	var files []file
+	var total int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			files = append(files, file{e.Name(), info.ModTime(), info.Size()})
+			total += info.Size()
+		}
+	}
+	slices.SortFunc(files, func(a, b file) int { return a.mod.Compare(b.mod) })
+	for _, f := range files {
+		if total <= r.cfg.DoneMaxSize {
+			return
+		}
+		if err := os.Remove(filepath.Join(done, f.name)); err != nil {
+			r.warn("Cannot delete an old replayed file", zap.String("file", f.name), zap.Error(err))
+			continue
+		}
+		total -= f.size
+		r.tel.DoneFilesDeleted.Add(context.Background(), 1)
+		r.warn("Deleted an old replayed dead-letter file to stay within done_max_size; the records it kept (those not replayed) are gone",
+			zap.String("file", f.name), zap.Int64("done_max_size", r.cfg.DoneMaxSize))
+	}
 }
 
 // syncDir makes a rename durable, so that a crash right after it cannot

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -342,5 +343,36 @@ func TestBadLines(t *testing.T) {
 	}
 	if got := s.ids(); !slices.Equal(got, ids(0, 2)) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestDoneMaxSize: done_directory keeps at most done_max_size bytes of
+// replayed files, the newest.
+func TestDoneMaxSize(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 3 {
+		writeDead(t, dir, fmt.Sprintf("cloudevents%d", i), "retries_exhausted", 10*i, 10*i+10)
+		old := time.Now().Add(time.Duration(i-3) * time.Minute) // written in this order
+		for _, f := range files(t, filepath.Join(dir, fmt.Sprintf("cloudevents%d-*.jsonl", i))) {
+			if err := os.Chtimes(f, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st, err := os.Stat(files(t, filepath.Join(dir, "cloudevents0-*.jsonl"))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(dir)
+	cfg.DoneMaxSize = st.Size() * 3 / 2
+	s := newSink()
+	r := start(t, cfg, s, nil)
+	waitFor(t, "3 files replayed", func() bool { return r.counter(t, metadata.MetricFilesReplayed, "") == 3 })
+	if len(s.ids()) != 30 {
+		t.Fatalf("%d events replayed", len(s.ids()))
+	}
+	done := files(t, filepath.Join(dir, "replayed", "*.jsonl"))
+	if len(done) != 1 || !strings.Contains(done[0], "cloudevents2-") || r.counter(t, metadata.MetricDoneDeleted, "") != 2 {
+		t.Fatalf("replayed files kept: %v", done)
 	}
 }

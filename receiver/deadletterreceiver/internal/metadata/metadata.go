@@ -27,6 +27,7 @@ const (
 	MetricEventsSkipped  = "courier.dead_letter.events_skipped"
 	MetricEventsRejected = "courier.dead_letter.events_rejected"
 	MetricFilesReplayed  = "courier.dead_letter.files_replayed"
+	MetricDoneDeleted    = "courier.dead_letter.done_files_deleted"
 )
 
 // ReasonKey is the attribute naming a record's dead-letter reason or why
@@ -35,10 +36,11 @@ const ReasonKey = "reason"
 
 // Telemetry holds the receiver's internal instruments.
 type Telemetry struct {
-	EventsReplayed metric.Int64Counter
-	EventsSkipped  metric.Int64Counter
-	EventsRejected metric.Int64Counter
-	FilesReplayed  metric.Int64Counter
+	EventsReplayed   metric.Int64Counter
+	EventsSkipped    metric.Int64Counter
+	EventsRejected   metric.Int64Counter
+	FilesReplayed    metric.Int64Counter
+	DoneFilesDeleted metric.Int64Counter
 }
 
 // NewTelemetry creates the instruments from the settings' meter provider.
@@ -62,7 +64,11 @@ func NewTelemetry(set component.TelemetrySettings) (*Telemetry, error) {
 		metric.WithDescription("Dead-letter files whose events were all accepted downstream and that were moved or deleted."),
 		metric.WithUnit("{file}"))
 	errs = errors.Join(errs, err)
-	return &t, errs
+	errs = errors.Join(errs, err)
+	t.DoneFilesDeleted, err = m.Int64Counter(MetricDoneDeleted,
+		metric.WithDescription("Replayed files deleted from done_directory to keep it within done_max_size."),
+		metric.WithUnit("{file}"))
+	return &t, errors.Join(errs, err)
 }
 
 // ReasonSet returns the attribute set of a reason.
