@@ -86,6 +86,8 @@ func TestDeadLetterReplayValue(t *testing.T) {
 	wantConfig(t, r.config, "receivers.dead_letter.pattern", "cloudevents-*.jsonl")
 	wantConfig(t, r.config, "receivers.dead_letter.reasons.include", []any{"retries_exhausted", "rejected"})
 	wantConfig(t, r.config, "receivers.dead_letter.min_file_age", "30s")
+	wantConfig(t, r.config, "receivers.dead_letter.done_max_size", 10485760.0)
+	wantConfig(t, r.config, "exporters.cloudevents/replay.dead_letter.max_size", 10485760.0)
 	wantConfig(t, r.config, "exporters.cloudevents/replay.endpoint", "https://telemetry.example.com/v1/events")
 	wantConfig(t, r.config, "exporters.cloudevents/replay.auth.authenticator", "oidc_client")
 	wantConfig(t, r.config, "exporters.cloudevents/replay.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter/replay-failed")

@@ -34,9 +34,12 @@ that fails again is kept, not replayed in a loop.
 {{- end }}
 {{- $dir := include "courier.paths.deadLetter" $ctx }}
 {{- $replay := deepCopy $ce }}
-{{- $_ := set $replay "dead_letter" (dict "directory" (printf "%s/replay-failed" $dir) "max_size" ($ctx.Values.deadLetter.maxSize | int64)) }}
+{{- /* A tenth of deadLetter.maxSize each for replay-failed/ and replayed/: the volume holds
+1.2 × maxSize at most (sizeLimit's default, 128Mi, is above 1.2 × 100 MB). */}}
+{{- $tenth := div ($ctx.Values.deadLetter.maxSize | int64) 10 }}
+{{- $_ := set $replay "dead_letter" (dict "directory" (printf "%s/replay-failed" $dir) "max_size" $tenth) }}
 {{- $_ = set $rendered.exporters "cloudevents/replay" $replay }}
-{{- $recv := dict "directory" $dir "pattern" "cloudevents-*.jsonl" "min_file_age" ($r.minFileAge | default "30s") "poll_interval" ($r.pollInterval | default "10s") }}
+{{- $recv := dict "directory" $dir "pattern" "cloudevents-*.jsonl" "done_max_size" $tenth "min_file_age" ($r.minFileAge | default "30s") "poll_interval" ($r.pollInterval | default "10s") }}
 {{- with $r.reasons }}
 {{- $_ = set $recv "reasons" (dict "include" .) }}
 {{- end }}
