@@ -203,6 +203,7 @@ func TestAgentKafka(t *testing.T) {
 	wantConfig(t, r.config, "exporters.kafka.tls.ca_file", "/etc/otelcol-courier-secrets/kafka-tls/ca.crt")
 	wantConfig(t, r.config, "exporters.kafka.auth.sasl.password", "${env:COURIER_KAFKA_SASL_PASSWORD}")
 	wantConfig(t, r.config, "receivers.structured_log.include", []any{"/var/log/omniverse/*.log"})
+	wantConfig(t, r.config, "receivers.structured_log.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
 	wantConfig(t, r.config, "service.extensions", []any{"health_check"})
 	wantConfig(t, r.config, "service.pipelines.logs", map[string]any{
 		"receivers": []any{"structured_log"},
@@ -218,10 +219,13 @@ func TestAgentKafka(t *testing.T) {
 	volume(t, r, "kafka-tls")
 	volume(t, r, "structured-logs")
 	for _, v := range r.pod().Spec.Volumes {
-		if v.Name == "oidc-secret" || v.Name == "dead-letter" {
+		if v.Name == "oidc-secret" {
 			t.Errorf("agent exporting to Kafka mounts %s", v.Name)
 		}
 	}
+	// Events too large for a Kafka record even alone are dead-lettered by
+	// the receiver.
+	volume(t, r, "dead-letter")
 	if e := envVar(r, "GOMEMLIMIT"); e == nil || e.Value != "204MiB" {
 		t.Errorf("GOMEMLIMIT = %+v, want 204MiB (80 %% of 256Mi)", e)
 	}
@@ -250,6 +254,7 @@ func TestDeploymentKafka(t *testing.T) {
 		"insecure_skip_verify": true,
 	})
 	wantConfig(t, r.config, "receivers.datastore.leader_election.enabled", true)
+	wantConfig(t, r.config, "receivers.datastore.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
 	wantConfig(t, r.config, "processors.event_metadata.source", "nvsentinel://{cluster}/healthevents")
 	wantConfig(t, r.config, "service.pipelines.logs.exporters", []any{"kafka"})
 	wantConfig(t, r.config, "service.pipelines.logs.processors", []any{"event_metadata"})
@@ -272,10 +277,13 @@ func TestDeploymentKafka(t *testing.T) {
 		t.Errorf("kafka-tls defaultMode %v, want 0440", p.DefaultMode)
 	}
 	for _, v := range r.pod().Spec.Volumes {
-		if v.Name == "oidc-secret" || v.Name == "dead-letter" {
+		if v.Name == "oidc-secret" {
 			t.Errorf("agent exporting to Kafka mounts %s", v.Name)
 		}
 	}
+	// Events too large for a Kafka record even alone are dead-lettered by
+	// the receiver.
+	volume(t, r, "dead-letter")
 }
 
 // TestKafkaSecretsStayOutOfConfigMap: the SASL password reaches the

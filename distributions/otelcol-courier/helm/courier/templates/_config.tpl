@@ -8,9 +8,26 @@ Strings go through toJson: a JSON string is a YAML string, so no value can break
 {{- if hasKey $rendered "Error" }}
 {{- fail (printf "rendering the collector config: %s" $rendered.Error) }}
 {{- end }}
+{{- include "courier.config.receiverDeadLetter" (dict "ctx" . "rendered" $rendered) }}
 {{- include "courier.config.deadLetterReplay" (dict "ctx" . "rendered" $rendered) }}
 {{- $config := mustMergeOverwrite $rendered (deepCopy (.Values.config | default dict)) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+receiverDeadLetter: an agent exporting to Kafka dead-letters in its receiver (structured_log,
+datastore) the events Kafka refuses for good even alone (a record over max_message_bytes); the
+receiver splits a refused batch until the records fit.
+*/}}
+{{- define "courier.config.receiverDeadLetter" -}}
+{{- $ctx := .ctx }}
+{{- if and (eq (include "courier.output" $ctx) "kafka") $ctx.Values.deadLetter.enabled }}
+{{- range $name := list "structured_log" "datastore" }}
+{{- with index $.rendered.receivers $name }}
+{{- $_ := set . "dead_letter" (dict "directory" (include "courier.paths.deadLetter" $ctx) "max_size" ($ctx.Values.deadLetter.maxSize | int64)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
