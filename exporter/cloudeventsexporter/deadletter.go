@@ -2,10 +2,8 @@ package cloudeventsexporter
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
 	"github.com/courier-otel/courier/internal/deadletter"
@@ -61,33 +59,8 @@ func (e *ceExporter) records(dead []deadEvent) []deadletter.Record {
 	now := time.Now().UTC()
 	recs := make([]deadletter.Record, len(dead))
 	for i, d := range dead {
-		recs[i] = deadletter.Record{
-			Time: now, Reason: d.reason, Status: d.status, Endpoint: d.endpoint, Error: d.err,
-		}
-		if ev, err := (cloudevent.Structured{}).AppendEvent(nil, d.ref.lr); err == nil {
-			recs[i].Event = json.RawMessage(ev)
-		} else {
-			recs[i].LogRecord = otlpJSON(d.ref)
-		}
+		recs[i] = deadletter.NewRecord(now, d.reason, d.ref.rl, d.ref.sl, d.ref.lr)
+		recs[i].Status, recs[i].Endpoint, recs[i].Error = d.status, d.endpoint, d.err
 	}
 	return recs
-}
-
-// otlpJSON is the event as an OTLP JSON logs document holding just it, with
-// its resource and scope: the faithful form of an event that cannot be
-// written as a CloudEvent.
-func otlpJSON(ref eventRef) json.RawMessage {
-	ld := plog.NewLogs()
-	rl := ld.ResourceLogs().AppendEmpty()
-	ref.rl.Resource().CopyTo(rl.Resource())
-	rl.SetSchemaUrl(ref.rl.SchemaUrl())
-	sl := rl.ScopeLogs().AppendEmpty()
-	ref.sl.Scope().CopyTo(sl.Scope())
-	sl.SetSchemaUrl(ref.sl.SchemaUrl())
-	ref.lr.CopyTo(sl.LogRecords().AppendEmpty())
-	b, err := (&plog.JSONMarshaler{}).MarshalLogs(ld)
-	if err != nil {
-		return nil
-	}
-	return b
 }

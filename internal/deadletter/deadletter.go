@@ -212,14 +212,17 @@ func (w *Writer) makeRoom(n int64) (evicted int, err error) {
 		path := filepath.Join(w.cfg.Directory, s.name)
 		lines := s.lines
 		if lines < 0 {
-			lines = countLines(path)
+			lines = countLines(path) // 0 when it is gone
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		err := os.Remove(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return evicted, fmt.Errorf("dead letter: remove %s: %w", path, err)
 		}
 		w.old = w.old[1:]
 		w.total -= s.size
-		evicted += lines
+		if err == nil { // gone already: replayed and moved by a dead_letter receiver
+			evicted += lines
+		}
 	}
 	return evicted, nil
 }

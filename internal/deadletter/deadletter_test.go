@@ -217,3 +217,41 @@ func TestLogRecordInsteadOfEvent(t *testing.T) {
 		t.Fatalf("%s", b)
 	}
 }
+
+// TestReplayedFilesNotEvicted: files a dead_letter receiver moved away are
+// no longer counted, and not reported as evicted when room is made.
+func TestReplayedFilesNotEvicted(t *testing.T) {
+	dir := t.TempDir()
+	one := lineSize(t, record(0, 100))
+	w, err := Open(Config{Directory: dir, Prefix: "cloudevents", MaxSize: 20 * one})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Close() }()
+	for i := range 4 { // four files of two records (a file holds a tenth of MaxSize)
+		if _, err := w.Write([]Record{record(2*i, 100), record(2*i+1, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 4 {
+		t.Fatalf("%d files", len(entries))
+	}
+	// The two oldest files are replayed and moved away.
+	for _, e := range entries[:2] {
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(t.TempDir(), e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evicted int
+	for i := range 14 {
+		res, err := w.Write([]Record{record(100+i, 100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evicted += res.Evicted
+	}
+	if evicted != 0 {
+		t.Fatalf("%d records reported evicted; the only files removed were moved away by a replay", evicted)
+	}
+}

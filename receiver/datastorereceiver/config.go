@@ -1,6 +1,8 @@
 package datastorereceiver
 
 import (
+	"github.com/courier-otel/courier/internal/deadletter"
+
 	"errors"
 	"fmt"
 	"time"
@@ -37,6 +39,11 @@ type Config struct {
 	MaxBatchEvents int                  `mapstructure:"max_batch_events"`
 	LeaderElection LeaderElectionConfig `mapstructure:"leader_election"`
 	Resume         ResumeConfig         `mapstructure:"resume"`
+	// MaxSplitDepth bounds the halvings of a batch the next consumer
+	// refused for good, to isolate the events it refuses alone.
+	MaxSplitDepth int `mapstructure:"max_split_depth"`
+	// DeadLetter keeps the events the next consumer refused for good, alone.
+	DeadLetter deadletter.Settings `mapstructure:"dead_letter"`
 
 	_ struct{}
 }
@@ -181,6 +188,12 @@ func (c *Config) Validate() error {
 		if c.Provider == ProviderMongoDB && l.LeaseDuration <= 2*l.RetryInterval {
 			add("leader_election::lease_duration: must be more than twice retry_interval (%s), got %s", l.RetryInterval, l.LeaseDuration)
 		}
+	}
+	if c.MaxSplitDepth < 0 || c.MaxSplitDepth > 30 {
+		add("max_split_depth: must be between 0 and 30, got %d", c.MaxSplitDepth)
+	}
+	if err := c.DeadLetter.Validate("dead_letter"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -84,6 +84,9 @@ func TestFullConfig(t *testing.T) {
 	if s := cfg.Resume.Storage; s == nil || s.String() != "file_storage/datastore" {
 		t.Fatalf("resume::storage: %v", s)
 	}
+	if d := cfg.DeadLetter; cfg.MaxSplitDepth != 10 || d.Directory != "/var/lib/otelcol-courier/dead-letter" || d.MaxSize != 1<<20 || d.OnFull != "drop_new" {
+		t.Fatalf("max_split_depth %d, dead_letter %+v", cfg.MaxSplitDepth, d)
+	}
 }
 
 func TestMongoDBConfig(t *testing.T) {
@@ -114,6 +117,7 @@ func TestConfigValidation(t *testing.T) {
 		{"zero_max_in_flight", []string{"max_in_flight: must be at least 1"}},
 		{"zero_max_batch_events", []string{"max_batch_events: must be at least 1"}},
 		{"bad_retry_interval", []string{"leader_election::retry_interval: must be positive"}},
+		{"bad_dead_letter", []string{"max_split_depth: must be between 0 and 30", "dead_letter::max_size: must be positive", "dead_letter::on_full: must be drop_oldest or drop_new"}},
 		{"short_lease", []string{"leader_election::lease_duration: must be more than twice retry_interval"}},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,9 @@
 package datastorereceiver
 
 import (
+	"github.com/courier-otel/courier/internal/deadletter"
+	"github.com/courier-otel/courier/internal/isolate"
+
 	"context"
 	"time"
 
@@ -60,6 +63,8 @@ func createDefaultConfig() component.Config {
 		},
 		MaxInFlight:    defaultMaxInFlight,
 		MaxBatchEvents: defaultMaxBatchEvents,
+		MaxSplitDepth:  isolate.DefaultMaxDepth,
+		DeadLetter:     deadletter.DefaultSettings(),
 		LeaderElection: LeaderElectionConfig{
 			Enabled:       true,
 			RetryInterval: defaultRetryInterval,

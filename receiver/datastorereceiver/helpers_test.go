@@ -3,7 +3,9 @@ package datastorereceiver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"slices"
 	"sync"
 	"testing"
@@ -176,6 +178,8 @@ type sink struct {
 	calls     int
 	failFirst int
 	failWith  error
+	// refuse: a batch holding one of these events is refused for good.
+	refuse map[string]bool
 	// gate, when set, holds the first call whose batch has this event
 	// until release gets a value (its result) or the context ends.
 	gate    string
@@ -192,6 +196,11 @@ func (s *sink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	fail := s.calls <= s.failFirst
 	gated := s.gate != "" && !s.gated && slices.Contains(ids, s.gate)
 	s.gated = s.gated || gated
+	for _, id := range ids {
+		if s.refuse[id] {
+			fail = true
+		}
+	}
 	s.mu.Unlock()
 	if gated {
 		select {
@@ -209,6 +218,9 @@ func (s *sink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 			lr.Attributes().PutStr(cloudevent.AttrID, "changed")
 			return true
 		})
+		if s.refuse != nil {
+			return consumererror.NewPermanent(errors.New("refused"))
+		}
 		if s.failWith != nil {
 			return s.failWith
 		}

@@ -1,6 +1,8 @@
 package datastorereceiver
 
 import (
+	"github.com/courier-otel/courier/internal/deadletter"
+
 	"context"
 	"fmt"
 	"time"
@@ -41,6 +43,7 @@ type datastoreReceiver struct {
 
 	host      component.Host
 	tokens    *tokenStorage // resume::storage, or nil
+	dead      *deadletter.Sink
 	status    *health.Reporter
 	warnLimit *rate.Limiter
 
@@ -82,6 +85,11 @@ func (r *datastoreReceiver) Start(ctx context.Context, host component.Host) erro
 		}
 		r.tokens = &tokenStorage{client: client, key: "resume_token/" + r.cfg.ClientName}
 	}
+	dead, err := deadletter.NewSink(r.set.TelemetrySettings, metadata.ScopeName, r.set.ID, "courier.datastore.", r.cfg.DeadLetter)
+	if err != nil {
+		return err
+	}
+	r.dead = dead
 	r.host = host
 	r.status.Start(host)
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -116,6 +124,9 @@ func (r *datastoreReceiver) Shutdown(ctx context.Context) error {
 	r.cancel()
 	<-r.done
 	r.cancel = nil
+	if err := r.dead.Close(); err != nil {
+		r.log.Warn("Closing the dead-letter files", zap.Error(err))
+	}
 	if r.tokens != nil {
 		if err := r.tokens.client.Close(ctx); err != nil {
 			return fmt.Errorf("resume::storage: close: %w", err)

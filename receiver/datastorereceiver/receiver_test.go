@@ -2,7 +2,11 @@ package datastorereceiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,6 +160,51 @@ func TestPermanentErrorSkips(t *testing.T) {
 		id, ok := storedToken(t, conn, "event-exporter")
 		return ok && id == last && id > changelogID(t, conn, skipped[0])
 	})
+}
+
+// TestPermanentErrorIsolates: a batch refused for good because of one of
+// its events is split until that event stands alone; it is dead-lettered
+// (file, counter by reason), the other events of the batch are delivered
+// once each, and the token moves past all of them.
+func TestPermanentErrorIsolates(t *testing.T) {
+	dsn := pgServer(t).NewDB(t)
+	conn := connect(t, dsn)
+	ids := insert(t, conn, 40, "b") // stored before the start: one backfill batch
+	s := &sink{refuse: map[string]bool{ids[13]: true}}
+	cfg := testConfig(dsn)
+	cfg.DeadLetter.Directory = t.TempDir()
+	r := start(t, cfg, s)
+	want := slices.Concat(ids[:13], ids[14:])
+	waitFor(t, "39 events", func() bool { return s.count() >= 39 })
+	waitFor(t, "the refused event dead-lettered", func() bool {
+		return testutil.Counter(t, r.tel, "courier.datastore.events_dead_lettered", attribute.String("reason", "rejected")) == 1
+	})
+	if got := s.received(); !sameSet(got, want) {
+		t.Fatalf("got %v, want each of %v once", got, want)
+	}
+	last := changelogID(t, conn, ids[39])
+	waitFor(t, "the token past the batch", func() bool {
+		id, ok := storedToken(t, conn, "event-exporter")
+		return ok && id == last
+	})
+	r.stop(t)
+	files, _ := filepath.Glob(filepath.Join(cfg.DeadLetter.Directory, "datastore*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("dead-letter files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Reason string `json:"reason"`
+		Event  struct {
+			ID string `json:"id"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Reason != "rejected" || rec.Event.ID != ids[13] {
+		t.Fatalf("dead letter %s: %+v %v", b, rec, err)
+	}
 }
 
 // TestNotAHealthEvent: a row whose document is not a health event is

@@ -1,6 +1,8 @@
 package datastorereceiver
 
 import (
+	"github.com/courier-otel/courier/internal/isolate"
+
 	"context"
 	"sync"
 	"time"
@@ -113,10 +115,26 @@ func (s *session) deliver(ctx context.Context, seq ackwindow.Seq, b batch, ld pl
 			r.tel.EventsEmitted.Add(context.Background(), int64(n))
 			n = 0
 		case consumererror.IsPermanent(err):
-			r.tel.EventsRejected.Add(context.Background(), int64(n), metadata.ReasonSet(ReasonRefused))
-			r.log.Error("The next consumer refused events permanently; skipping them",
-				zap.Int("events", n), zap.Error(err))
-			n = 0
+			// Refused for good as a whole: offer the halves of the batch,
+			// decoded anew, until the refused events stand alone; they are
+			// dead-lettered and the rest delivered.
+			ld, _ = s.decode(b, &healthevent.Decoder{Source: r.cfg.EventSource}, false)
+			res, ierr := isolate.Deliver(ctx, r.next, ld, isolate.Options{MaxDepth: r.cfg.MaxSplitDepth, Refused: true, Cause: err}, r.deadLetter)
+			if ierr == nil {
+				r.tel.EventsEmitted.Add(context.Background(), int64(res.Accepted))
+				n = 0
+				break
+			}
+			err = ierr
+			if ctx.Err() != nil {
+				return
+			}
+			r.warn("The next consumer refused events; offering them again",
+				zap.Int("events", n), zap.Duration("backoff", backoff), zap.Error(err))
+			if backoff = sleep(ctx, backoff); ctx.Err() != nil {
+				return
+			}
+			ld, n = s.decode(b, &healthevent.Decoder{Source: r.cfg.EventSource}, false)
 		case ctx.Err() != nil:
 			return
 		default:
@@ -136,6 +154,12 @@ func (s *session) deliver(ctx context.Context, seq ackwindow.Seq, b batch, ld pl
 		default:
 		}
 	}
+}
+
+// deadLetter settles events the next consumer refused for good, alone.
+func (r *datastoreReceiver) deadLetter(ctx context.Context, ld plog.Logs, reason string, err error) {
+	r.tel.EventsRejected.Add(ctx, int64(ld.LogRecordCount()), metadata.ReasonSet(ReasonRefused))
+	r.dead.Put(ctx, ld, reason, err)
 }
 
 // writeTokens writes the checkpoint whenever it moves, from this one

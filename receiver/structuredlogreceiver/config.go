@@ -3,6 +3,7 @@ package structuredlogreceiver
 import (
 	"errors"
 	"fmt"
+	"github.com/courier-otel/courier/internal/deadletter"
 	"path/filepath"
 	"strings"
 	"time"
@@ -59,6 +60,11 @@ type Config struct {
 	MessageMatchMode string `mapstructure:"message_match_mode"`
 	// MaxConcurrentFiles bounds the log files held open at once.
 	MaxConcurrentFiles int `mapstructure:"max_concurrent_files"`
+	// MaxSplitDepth bounds the halvings of a batch the next consumer
+	// refused for good, to isolate the events it refuses alone.
+	MaxSplitDepth int `mapstructure:"max_split_depth"`
+	// DeadLetter keeps the events the next consumer refused for good, alone.
+	DeadLetter deadletter.Settings `mapstructure:"dead_letter"`
 
 	_ struct{}
 }
@@ -110,6 +116,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentFiles < 1 {
 		errs = append(errs, fmt.Errorf("max_concurrent_files: must be at least 1, got %d", c.MaxConcurrentFiles))
+	}
+	if c.MaxSplitDepth < 0 || c.MaxSplitDepth > 30 {
+		errs = append(errs, fmt.Errorf("max_split_depth: must be between 0 and 30, got %d", c.MaxSplitDepth))
+	}
+	if err := c.DeadLetter.Validate("dead_letter"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package structuredlogreceiver
 
 import (
+	"github.com/courier-otel/courier/internal/deadletter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,8 @@ func TestDefaultConfig(t *testing.T) {
 		Mode:               "prod",
 		MessageMatchMode:   "all",
 		MaxConcurrentFiles: 1024,
+		MaxSplitDepth:      16,
+		DeadLetter:         deadletter.Settings{MaxSize: 100 << 20, OnFull: deadletter.DropOldest},
 	}
 	if got := cfg.(*Config); !equalConfig(got, want) {
 		t.Fatalf("default config\n got %+v\nwant %+v", got, want)
@@ -77,6 +80,8 @@ func TestFullConfig(t *testing.T) {
 		Mode:               "dev",
 		MessageMatchMode:   "matching+",
 		MaxConcurrentFiles: 64,
+		MaxSplitDepth:      8,
+		DeadLetter:         deadletter.Settings{Directory: "/var/lib/otelcol-courier/dead-letter", MaxSize: 1 << 20, OnFull: deadletter.DropNew},
 	}
 	if got := cfg.(*Config); !equalConfig(got, want) {
 		t.Fatalf("full config\n got %+v\nwant %+v", got, want)
@@ -97,7 +102,8 @@ func equalConfig(a, b *Config) bool {
 		sa.PollInterval == sb.PollInterval && sa.StartAt == sb.StartAt && sa.SeekTagName == sb.SeekTagName &&
 		sa.WriteSeekTag == sb.WriteSeekTag && sa.ResendEvents == sb.ResendEvents &&
 		sa.MaxBatchEvents == sb.MaxBatchEvents && sa.MaxEventSize == sb.MaxEventSize && sa.Mode == sb.Mode &&
-		sa.MessageMatchMode == sb.MessageMatchMode && sa.MaxConcurrentFiles == sb.MaxConcurrentFiles
+		sa.MessageMatchMode == sb.MessageMatchMode && sa.MaxConcurrentFiles == sb.MaxConcurrentFiles &&
+		sa.MaxSplitDepth == sb.MaxSplitDepth && sa.DeadLetter == sb.DeadLetter
 }
 
 func TestInvalidConfig(t *testing.T) {
@@ -120,6 +126,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad_mode", []string{"mode:", "staging"}},
 		{"bad_message_match_mode", []string{"message_match_mode:", "staging"}},
 		{"zero_max_concurrent_files", []string{"max_concurrent_files:"}},
+		{"bad_dead_letter", []string{"max_split_depth: must be between 0 and 30", "dead_letter::max_size: must be positive", "dead_letter::on_full: must be drop_oldest or drop_new"}},
 	} {
 		t.Run(tc.section, func(t *testing.T) {
 			_, err := testutil.LoadConfig(t, component.MustNewIDWithName("structured_log", tc.section), NewFactory())

@@ -5,6 +5,8 @@ package structuredlogreceiver
 
 import (
 	"context"
+	"github.com/courier-otel/courier/internal/deadletter"
+	"github.com/courier-otel/courier/internal/isolate"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,6 +56,8 @@ func createDefaultConfig() component.Config {
 		Mode:               defaultMode,
 		MessageMatchMode:   defaultMessageMatchMode,
 		MaxConcurrentFiles: defaultMaxConcurrentFiles,
+		MaxSplitDepth:      isolate.DefaultMaxDepth,
+		DeadLetter:         deadletter.DefaultSettings(),
 	}
 }
 

@@ -2,7 +2,9 @@ package structuredlogreceiver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +107,11 @@ type sink struct {
 	// that comes while the receiver reads on.
 	failOn    int
 	failDelay time.Duration
+	// refuse: a batch holding one of these events is refused for good;
+	// maxBatch != 0: so is a batch of more events (a Kafka record too
+	// large; -1: every event is).
+	refuse   map[string]bool
+	maxBatch int
 }
 
 func (s *sink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -116,6 +123,22 @@ func (s *sink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	if s.calls == s.failOn {
 		time.Sleep(s.failDelay)
 		return fmt.Errorf("sink failure on call %d", s.calls)
+	}
+	if s.refuse != nil || s.maxBatch != 0 {
+		n := 0
+		for _, rl := range ld.ResourceLogs().All() {
+			for _, sl := range rl.ScopeLogs().All() {
+				for _, lr := range sl.LogRecords().All() {
+					n++
+					if v, _ := lr.Attributes().Get(cloudevent.AttrID); s.refuse[v.AsString()] {
+						return consumererror.NewPermanent(errors.New("refused: " + v.AsString()))
+					}
+				}
+			}
+		}
+		if s.maxBatch != 0 && n > s.maxBatch {
+			return consumererror.NewPermanent(fmt.Errorf("record of %d events: MESSAGE_TOO_LARGE", n))
+		}
 	}
 	if s.calls <= s.failFirst {
 		if s.mutate {

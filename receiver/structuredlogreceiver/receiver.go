@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/courier-otel/courier/internal/deadletter"
 	"os"
 
 	"go.opentelemetry.io/collector/component"
@@ -37,6 +38,7 @@ type structuredLogReceiver struct {
 
 	locks  []*lockfile.Lock
 	client storage.Client
+	dead   *deadletter.Sink
 	tailer *tailer.Tailer
 
 	status  *health.Reporter
@@ -90,6 +92,13 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 		r.client = client
 		store = checkpoint.New(client)
 	}
+	dead, err := deadletter.NewSink(r.set.TelemetrySettings, metadata.ScopeName, r.set.ID, "courier.structured_log.", cfg.DeadLetter)
+	if err != nil {
+		err = errors.Join(err, r.closeClient(ctx))
+		r.unlock()
+		return err
+	}
+	r.dead = dead
 	r.tailer = tailer.New(tailer.Settings{
 		Matcher:            m,
 		PollInterval:       cfg.PollInterval,
@@ -105,16 +114,19 @@ func (r *structuredLogReceiver) Start(ctx context.Context, host component.Host) 
 			StartAtEnd:   cfg.StartAt == StartAtEnd,
 			Match:        match,
 		},
-		Store:        store,
-		Next:         r.next,
-		Logger:       r.set.Logger,
-		Telemetry:    r.telemetry,
-		ObsReport:    r.obsreport,
-		FolderStatus: r.folderStatus,
+		Store:         store,
+		MaxSplitDepth: cfg.MaxSplitDepth,
+		DeadLetter:    dead,
+		Next:          r.next,
+		Logger:        r.set.Logger,
+		Telemetry:     r.telemetry,
+		ObsReport:     r.obsreport,
+		FolderStatus:  r.folderStatus,
 	})
 	if err := r.tailer.Start(ctx); err != nil {
 		r.tailer = nil
-		err = errors.Join(err, r.closeClient(ctx))
+		err = errors.Join(err, r.closeClient(ctx), r.dead.Close())
+		r.dead = nil
 		r.unlock()
 		return err
 	}
@@ -193,7 +205,8 @@ func (r *structuredLogReceiver) Shutdown(ctx context.Context) error {
 		r.tailer.Stop()
 		r.tailer = nil
 	}
-	err := r.closeClient(ctx)
+	err := errors.Join(r.closeClient(ctx), r.dead.Close())
+	r.dead = nil
 	r.unlock()
 	return err
 }

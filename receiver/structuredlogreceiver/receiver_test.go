@@ -2,7 +2,7 @@ package structuredlogreceiver
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.uber.org/zap/zapcore"
 
@@ -388,22 +387,77 @@ func TestRefusedWhileReadingOn(t *testing.T) {
 	}
 }
 
-func TestPermanentErrorSkipsBatch(t *testing.T) {
+// TestPermanentErrorIsolates: a batch refused for good (here too large
+// as a whole, and holding an event refused alone) is read again and split
+// until the refused event stands alone: it is dead-lettered (file, counter
+// by reason), every other event is delivered once, in order, and the seek
+// tag passes them all.
+func TestPermanentErrorIsolates(t *testing.T) {
 	dir := t.TempDir()
 	w := openWriter(t, dir, "app.log", nil)
-	write(t, w, 5)
+	ids := write(t, w, 300)
 	o := newObserved(t)
-	s := &sink{failFirst: 1, failWith: consumererror.NewPermanent(errors.New("never"))}
-	startWith(t, testConfig(dir), s, nil, o.set)
-	waitFor(t, "the refused batch to be counted", func() bool {
-		return o.metric(metadata.MetricEventsRejected, tailer.ReasonPermanent) == 5
+	s := &sink{refuse: map[string]bool{ids[137]: true}, maxBatch: 40}
+	cfg := testConfig(dir)
+	cfg.DeadLetter.Directory = t.TempDir()
+	r := startWith(t, cfg, s, nil, o.set)
+	waitFor(t, "the refused event dead-lettered", func() bool {
+		return o.metric("courier.structured_log.events_dead_lettered", "rejected") == 1
 	})
-	want := write(t, w, 2)
-	waitFor(t, "2 events", func() bool { return s.count() >= 2 })
+	more := write(t, w, 5) // the fast path again
+	want := slices.Concat(ids[:137], ids[138:], more)
+	waitFor(t, "304 events", func() bool { return s.count() >= 304 })
 	settle(s)
 	if got := s.ids(); !slices.Equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+		t.Fatalf("got %d events, want %d in order, each once", len(got), len(want))
 	}
+	if n := o.metric(metadata.MetricEventsRejected, tailer.ReasonPermanent); n != 1 {
+		t.Fatalf("%d events rejected as %s", n, tailer.ReasonPermanent)
+	}
+	if n := o.metric(metadata.MetricEventsEmitted, ""); n != 304 {
+		t.Fatalf("events_emitted %d", n)
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg.DeadLetter.Directory, "structured_log-*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("dead-letter files %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Reason, Error string
+		Event         struct {
+			ID string `json:"id"`
+		} `json:"event"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Reason != "rejected" || rec.Event.ID != ids[137] || !strings.Contains(rec.Error, ids[137]) {
+		t.Fatalf("dead letter %s: %+v %v", b, rec, err)
+	}
+}
+
+// TestPermanentErrorTooLarge: events that are too large even alone are
+// dead-lettered as too_large; nothing stops.
+func TestPermanentErrorTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	w := openWriter(t, dir, "app.log", nil)
+	o := newObserved(t)
+	s := &sink{}
+	_ = write(t, w, 3)
+	cfg := testConfig(dir)
+	startWith(t, cfg, s, nil, o.set)
+	waitFor(t, "3 events", func() bool { return s.count() >= 3 })
+	s.mu.Lock()
+	s.maxBatch = -1 // from now on every event is too large, alone too
+	s.mu.Unlock()
+	_ = write(t, w, 4)
+	waitFor(t, "4 events dead-lettered as too_large", func() bool {
+		return o.metric("courier.structured_log.events_dead_lettered", "too_large") == 4 &&
+			o.metric("courier.structured_log.dead_letter_dropped", "no_directory") == 4
+	})
 }
 
 // TestProgressOnlyBatchFreesDescriptor: with one descriptor allowed, a

@@ -225,14 +225,7 @@ func TestNVSentinelPipeline(t *testing.T) {
 		if !ok {
 			t.Fatalf("event %s (health_events.id) not received; got %v", id, byID)
 		}
-		want := fmt.Sprintf(`{"specversion":"1.0","type":"com.nvidia.nvsentinel.health.v1",
-			"source":"nvsentinel://prod-us-west-2/healthevents","id":%q,"time":"2026-07-14T10:30:00.123456789Z",
-			"data":{"metadata":{"cluster":"prod-us-west-2","environment":"production"},
-				"healthEvent":{"version":1,"agent":"gpu-health-monitor","componentClass":"GPU","checkName":"GpuXidError",
-				"isFatal":true,"isHealthy":false,"message":"XID error occurred","recommendedAction":"RESTART_VM",
-				"errorCode":["79"],"entitiesImpacted":[{"entityType":"GPU","entityValue":"0"}],
-				"metadata":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"},
-				"generatedTimestamp":"2026-07-14T10:30:00.123456789Z","nodeName":"node-%d","processingStrategy":"EXECUTE_REMEDIATION"}}}`, id, i)
+		want := nvWantEvent(id, i)
 		if ok, err := jsontest.Equal([]byte(want), r.Event); err != nil || !ok {
 			t.Errorf("event %s:\n got  %s\n want %s (%v)", id, r.Event, want, err)
 		}
@@ -249,6 +242,19 @@ func TestNVSentinelPipeline(t *testing.T) {
 	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+}
+
+// nvWantEvent is the CloudEvent of SPEC.md A.3 for pgtest.SampleEvent
+// node-<i> stored with id, after the seed's pipeline.
+func nvWantEvent(id string, i int) string {
+	return fmt.Sprintf(`{"specversion":"1.0","type":"com.nvidia.nvsentinel.health.v1",
+			"source":"nvsentinel://prod-us-west-2/healthevents","id":%q,"time":"2026-07-14T10:30:00.123456789Z",
+			"data":{"metadata":{"cluster":"prod-us-west-2","environment":"production"},
+				"healthEvent":{"version":1,"agent":"gpu-health-monitor","componentClass":"GPU","checkName":"GpuXidError",
+				"isFatal":true,"isHealthy":false,"message":"XID error occurred","recommendedAction":"RESTART_VM",
+				"errorCode":["79"],"entitiesImpacted":[{"entityType":"GPU","entityValue":"0"}],
+				"metadata":{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"},
+				"generatedTimestamp":"2026-07-14T10:30:00.123456789Z","nodeName":"node-%d","processingStrategy":"EXECUTE_REMEDIATION"}}}`, id, i)
 }
 
 // status returns the verbose component status of collector c.

@@ -72,6 +72,53 @@ func TestKafkaE2EConfigs(t *testing.T) {
 // TestGateway renders the gateway example: a Deployment whose replicas share
 // one consumer group, kafka receiver -> cloudevents exporter, TLS with the
 // cluster's CA and SCRAM with the password from a Secret.
+// TestDeadLetterReplayValue: deadLetterReplay.enabled adds a second
+// pipeline, dead_letter → cloudevents/replay, reading the cloudevents
+// exporter's dead-letter directory with the chosen reasons; the replay
+// exporter is the sink's exporter with a dead-letter directory the
+// receiver does not read. The collector validates the config.
+func TestDeadLetterReplayValue(t *testing.T) {
+	v := loadValues(t, examplesDir+"/gateway.yaml")
+	v["deadLetterReplay"] = map[string]any{"enabled": true, "reasons": []any{"retries_exhausted", "rejected"}}
+	r := renderRelease(t, v)
+	validate(t, r)
+	wantConfig(t, r.config, "receivers.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
+	wantConfig(t, r.config, "receivers.dead_letter.pattern", "cloudevents-*.jsonl")
+	wantConfig(t, r.config, "receivers.dead_letter.reasons.include", []any{"retries_exhausted", "rejected"})
+	wantConfig(t, r.config, "receivers.dead_letter.min_file_age", "30s")
+	wantConfig(t, r.config, "receivers.dead_letter.done_max_size", 10485760.0)
+	wantConfig(t, r.config, "exporters.cloudevents/replay.dead_letter.max_size", 10485760.0)
+	wantConfig(t, r.config, "exporters.cloudevents/replay.endpoint", "https://telemetry.example.com/v1/events")
+	wantConfig(t, r.config, "exporters.cloudevents/replay.auth.authenticator", "oidc_client")
+	wantConfig(t, r.config, "exporters.cloudevents/replay.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter/replay-failed")
+	wantConfig(t, r.config, "exporters.cloudevents.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
+	wantConfig(t, r.config, "service.pipelines.logs/replay", map[string]any{
+		"receivers": []any{"dead_letter"},
+		"exporters": []any{"cloudevents/replay"},
+	})
+
+	v = loadValues(t, examplesDir+"/gateway.yaml")
+	if _, ok := lookup(renderRelease(t, v).config, "receivers.dead_letter"); ok {
+		t.Error("the replay pipeline is rendered without deadLetterReplay.enabled")
+	}
+	v["deadLetterReplay"] = map[string]any{"enabled": true}
+	v["deadLetter"] = map[string]any{"enabled": false}
+	if _, err := render(v); err == nil || !strings.Contains(err.Error(), "deadLetterReplay.enabled needs deadLetter.enabled") {
+		t.Errorf("deadLetterReplay without deadLetter: %v", err)
+	}
+}
+
+// TestGatewayDefaultEncoding: without exporter.sink.encoding a gateway
+// sends what NVSentinel sinks accept (the chart's sink values are
+// NVSentinel's), one structured CloudEvent per POST, as the deployment
+// agents would directly.
+func TestGatewayDefaultEncoding(t *testing.T) {
+	v := loadValues(t, examplesDir+"/gateway.yaml")
+	delete(v["exporter"].(map[string]any)["sink"].(map[string]any), "encoding")
+	r := renderRelease(t, v)
+	wantConfig(t, r.config, "exporters.cloudevents.encoding", "structured")
+}
+
 func TestGateway(t *testing.T) {
 	r := renderRelease(t, loadValues(t, examplesDir+"/gateway.yaml"))
 	validate(t, r)
@@ -156,6 +203,7 @@ func TestAgentKafka(t *testing.T) {
 	wantConfig(t, r.config, "exporters.kafka.tls.ca_file", "/etc/otelcol-courier-secrets/kafka-tls/ca.crt")
 	wantConfig(t, r.config, "exporters.kafka.auth.sasl.password", "${env:COURIER_KAFKA_SASL_PASSWORD}")
 	wantConfig(t, r.config, "receivers.structured_log.include", []any{"/var/log/omniverse/*.log"})
+	wantConfig(t, r.config, "receivers.structured_log.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
 	wantConfig(t, r.config, "service.extensions", []any{"healthcheckv2/live", "healthcheckv2/ready"})
 	wantConfig(t, r.config, "service.pipelines.logs", map[string]any{
 		"receivers": []any{"structured_log"},
@@ -171,10 +219,13 @@ func TestAgentKafka(t *testing.T) {
 	volume(t, r, "kafka-tls")
 	volume(t, r, "structured-logs")
 	for _, v := range r.pod().Spec.Volumes {
-		if v.Name == "oidc-secret" || v.Name == "dead-letter" {
+		if v.Name == "oidc-secret" {
 			t.Errorf("agent exporting to Kafka mounts %s", v.Name)
 		}
 	}
+	// Events too large for a Kafka record even alone are dead-lettered by
+	// the receiver.
+	volume(t, r, "dead-letter")
 	if e := envVar(r, "GOMEMLIMIT"); e == nil || e.Value != "204MiB" {
 		t.Errorf("GOMEMLIMIT = %+v, want 204MiB (80 %% of 256Mi)", e)
 	}
@@ -203,6 +254,7 @@ func TestDeploymentKafka(t *testing.T) {
 		"insecure_skip_verify": true,
 	})
 	wantConfig(t, r.config, "receivers.datastore.leader_election.enabled", true)
+	wantConfig(t, r.config, "receivers.datastore.dead_letter.directory", "/var/lib/otelcol-courier/dead-letter")
 	wantConfig(t, r.config, "processors.event_metadata.source", "nvsentinel://{cluster}/healthevents")
 	wantConfig(t, r.config, "service.pipelines.logs.exporters", []any{"kafka"})
 	wantConfig(t, r.config, "service.pipelines.logs.processors", []any{"event_metadata"})
@@ -225,10 +277,13 @@ func TestDeploymentKafka(t *testing.T) {
 		t.Errorf("kafka-tls defaultMode %v, want 0440", p.DefaultMode)
 	}
 	for _, v := range r.pod().Spec.Volumes {
-		if v.Name == "oidc-secret" || v.Name == "dead-letter" {
+		if v.Name == "oidc-secret" {
 			t.Errorf("agent exporting to Kafka mounts %s", v.Name)
 		}
 	}
+	// Events too large for a Kafka record even alone are dead-lettered by
+	// the receiver.
+	volume(t, r, "dead-letter")
 }
 
 // TestKafkaSecretsStayOutOfConfigMap: the SASL password reaches the

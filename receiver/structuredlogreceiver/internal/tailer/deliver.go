@@ -3,6 +3,8 @@ package tailer
 import (
 	"context"
 	"errors"
+	"github.com/courier-otel/courier/internal/isolate"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"slices"
 	"time"
 
@@ -28,6 +30,10 @@ type delivery struct {
 	events int
 	marks  []reader.Mark
 	done   chan error
+	// careful: delivered by isolate.Deliver, which dead-letters (dead)
+	// the events refused for good alone; set before done is.
+	careful bool
+	dead    int
 }
 
 // handOff starts delivering the batch being built, once fewer than
@@ -54,6 +60,20 @@ func (t *Tailer) handOff(ctx context.Context) bool {
 		// Only progress (skipped lines, a truncation): nothing to deliver,
 		// but it is committed after the batches before it.
 		d.done <- nil
+		return true
+	}
+	if t.careful > 0 {
+		// Read again after a batch was refused for good: offer it so that
+		// a refusal splits it (copies, on this slow path only).
+		t.careful -= events
+		d.careful = true
+		go func() {
+			opCtx := t.s.ObsReport.StartLogsOp(ctx)
+			res, err := isolate.Deliver(opCtx, t.s.Next, ld, isolate.Options{MaxDepth: t.s.MaxSplitDepth}, t.deadLetter)
+			t.s.ObsReport.EndLogsOp(opCtx, metadata.Type.String(), res.Accepted, err)
+			d.dead = res.Dead
+			d.done <- err
+		}()
 		return true
 	}
 	go func() {
@@ -83,7 +103,11 @@ func (t *Tailer) settle(ctx context.Context) bool {
 }
 
 // settleOldest waits for the oldest batch in flight and commits the
-// progress of the files it read. When the next consumer refused it,
+// progress of the files it read. When the next consumer refused it for
+// good, the files are rewound as below and the events read again are
+// delivered carefully (t.careful): a refused batch is split until the
+// refused events stand alone, and those are dead-lettered, so the others
+// are not lost with them. When the next consumer refused it otherwise,
 // settleOldest waits for the later batches too, then (after a growing
 // backoff) rewinds every file read since the last commit, so the same
 // events are read and decoded again in order; the later batches' events
@@ -102,21 +126,30 @@ func (t *Tailer) settleOldest(ctx context.Context) bool {
 	}
 	switch {
 	case err == nil:
+		if n := d.events - d.dead; n > 0 {
+			t.s.Telemetry.EventsEmitted.Add(ctx, int64(n))
+		}
 		if d.events > 0 {
-			t.s.Telemetry.EventsEmitted.Add(ctx, int64(d.events))
 			t.backoff = backoffInitial
 		}
-	case consumererror.IsPermanent(err):
-		t.s.Telemetry.EventsRejected.Add(ctx, int64(d.events), t.reasonSet(ReasonPermanent))
-		t.log.Error("The next consumer refused events permanently; skipping them",
-			zap.Int("events", d.events), zap.Error(err))
 	case ctx.Err() != nil:
 		t.abandon()
 		return false
+	case consumererror.IsPermanent(err) && !d.careful:
+		t.warnf("The next consumer refused a batch for good; reading it again to isolate the events it refuses",
+			zap.Int("events", d.events), zap.Error(err))
+		abandoned, events := t.abandonCounting()
+		t.careful = max(t.careful, 0) + d.events + events
+		t.rewind(slices.Concat(d.marks, abandoned))
+		return true
 	default:
 		t.warnf("The next consumer refused events; reading them again",
 			zap.Int("events", d.events), zap.Duration("backoff", t.backoff), zap.Error(err))
-		refused := slices.Concat(d.marks, t.abandon())
+		abandoned, events := t.abandonCounting()
+		if d.careful {
+			t.careful = max(t.careful, 0) + d.events + events
+		}
+		refused := slices.Concat(d.marks, abandoned)
 		select {
 		case <-ctx.Done():
 			return false
@@ -133,8 +166,15 @@ func (t *Tailer) settleOldest(ctx context.Context) bool {
 // abandon waits for the later batches in flight without committing them,
 // since a batch before them was not accepted, and returns their marks.
 func (t *Tailer) abandon() []reader.Mark {
-	var marks []reader.Mark
+	marks, _ := t.abandonCounting()
+	return marks
+}
+
+// abandonCounting is abandon that also returns the number of events of
+// those batches.
+func (t *Tailer) abandonCounting() (marks []reader.Mark, events int) {
 	for _, d := range t.inflight {
+		events += d.events
 		if err := <-d.done; err != nil {
 			// Its result no longer matters: the batch is read again.
 			t.log.Debug("A batch after a refused one failed too", zap.Error(err))
@@ -145,7 +185,14 @@ func (t *Tailer) abandon() []reader.Mark {
 		marks = append(marks, d.marks...)
 	}
 	t.inflight = t.inflight[:0]
-	return marks
+	return marks, events
+}
+
+// deadLetter settles events the next consumer refused for good, alone.
+func (t *Tailer) deadLetter(ctx context.Context, ld plog.Logs, reason string, err error) {
+	// On a delivery goroutine: the attribute set made by New, not reasonSet.
+	t.s.Telemetry.EventsRejected.Add(ctx, int64(ld.LogRecordCount()), t.permanentSet)
+	t.s.DeadLetter.Put(ctx, ld, reason, err)
 }
 
 // rewind drops the batch being built and moves the files of the refused

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/courier-otel/courier/internal/deadletter"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/checkpoint"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/fileid"
 	"github.com/courier-otel/courier/receiver/structuredlogreceiver/internal/matcher"
@@ -60,6 +61,10 @@ type Settings struct {
 	Reader reader.Config
 	// Store, if not nil, keeps progress in a storage extension.
 	Store *checkpoint.Store
+	// MaxSplitDepth bounds the halvings of a batch refused for good.
+	MaxSplitDepth int
+	// DeadLetter takes the events refused for good, alone.
+	DeadLetter *deadletter.Sink
 
 	Next      consumer.Logs
 	Logger    *zap.Logger
@@ -91,7 +96,12 @@ type Tailer struct {
 	inflight []*delivery
 	// backoff is the wait before the next delivery after a refused one.
 	backoff time.Duration
+	// careful is the number of events, read again after a batch was
+	// refused for good, still to be delivered by isolate.Deliver.
+	careful int
 	reason  map[string]metric.MeasurementOption
+	// permanentSet is the reason set of events refused for good.
+	permanentSet metric.MeasurementOption
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -109,6 +119,7 @@ func New(s Settings) *Tailer {
 		reason:  make(map[string]metric.MeasurementOption),
 		stored:  make(map[fileid.ID]checkpoint.Entry),
 	}
+	t.permanentSet = metadata.ReasonSet(ReasonPermanent)
 	t.tracker = tracker.New(s.MaxConcurrentFiles, s.WriteSeekTag, tracker.Counters{
 		Tracked: func(delta int) { s.Telemetry.FilesTracked.Add(context.Background(), int64(delta)) },
 		Open:    func(delta int) { s.Telemetry.FilesOpen.Add(context.Background(), int64(delta)) },

@@ -8,8 +8,61 @@ Strings go through toJson: a JSON string is a YAML string, so no value can break
 {{- if hasKey $rendered "Error" }}
 {{- fail (printf "rendering the collector config: %s" $rendered.Error) }}
 {{- end }}
+{{- include "courier.config.receiverDeadLetter" (dict "ctx" . "rendered" $rendered) }}
+{{- include "courier.config.deadLetterReplay" (dict "ctx" . "rendered" $rendered) }}
 {{- $config := mustMergeOverwrite $rendered (deepCopy (.Values.config | default dict)) }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/*
+receiverDeadLetter: an agent exporting to Kafka dead-letters in its receiver (structured_log,
+datastore) the events Kafka refuses for good even alone (a record over max_message_bytes); the
+receiver splits a refused batch until the records fit.
+*/}}
+{{- define "courier.config.receiverDeadLetter" -}}
+{{- $ctx := .ctx }}
+{{- if and (eq (include "courier.output" $ctx) "kafka") $ctx.Values.deadLetter.enabled }}
+{{- range $name := list "structured_log" "datastore" }}
+{{- with index $.rendered.receivers $name }}
+{{- $_ := set . "dead_letter" (dict "directory" (include "courier.paths.deadLetter" $ctx) "max_size" ($ctx.Values.deadLetter.maxSize | int64)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+deadLetterReplay: adds to the rendered config (in place) a second pipeline, dead_letter →
+cloudevents/replay, that sends the files of the cloudevents exporter's dead-letter directory again
+(README "After a sink outage"). cloudevents/replay is the mode's cloudevents exporter with a
+dead-letter directory of its own (replay-failed/, which the receiver does not read), so an event
+that fails again is kept, not replayed in a loop.
+*/}}
+{{- define "courier.config.deadLetterReplay" -}}
+{{- $ctx := .ctx }}
+{{- $rendered := .rendered }}
+{{- $r := $ctx.Values.deadLetterReplay | default dict }}
+{{- if $r.enabled }}
+{{- $ce := index ($rendered.exporters | default dict) "cloudevents" }}
+{{- if not $ce }}
+{{- fail "deadLetterReplay.enabled needs the cloudevents exporter (output: cloudevents, or mode: gateway)" }}
+{{- end }}
+{{- if not $ctx.Values.deadLetter.enabled }}
+{{- fail "deadLetterReplay.enabled needs deadLetter.enabled: the dead-letter directory is what it replays" }}
+{{- end }}
+{{- $dir := include "courier.paths.deadLetter" $ctx }}
+{{- $replay := deepCopy $ce }}
+{{- /* A tenth of deadLetter.maxSize each for replay-failed/ and replayed/: the volume holds
+1.2 × maxSize at most (sizeLimit's default, 128Mi, is above 1.2 × 100 MB). */}}
+{{- $tenth := div ($ctx.Values.deadLetter.maxSize | int64) 10 }}
+{{- $_ := set $replay "dead_letter" (dict "directory" (printf "%s/replay-failed" $dir) "max_size" $tenth) }}
+{{- $_ = set $rendered.exporters "cloudevents/replay" $replay }}
+{{- $recv := dict "directory" $dir "pattern" "cloudevents-*.jsonl" "done_max_size" $tenth "min_file_age" ($r.minFileAge | default "30s") "poll_interval" ($r.pollInterval | default "10s") }}
+{{- with $r.reasons }}
+{{- $_ = set $recv "reasons" (dict "include" .) }}
+{{- end }}
+{{- $_ = set $rendered.receivers "dead_letter" $recv }}
+{{- $_ = set $rendered.service.pipelines "logs/replay" (dict "receivers" (list "dead_letter") "exporters" (list "cloudevents/replay")) }}
+{{- end }}
 {{- end }}
 
 {{/* deployment: NVSentinel health events from the datastore. */}}
@@ -136,7 +189,9 @@ receivers:
       initial_interval: 1s
       max_interval: 30s
       max_elapsed_time: 0
-{{ include "courier.config.exporter" (dict "ctx" . "encoding" "jsonl") }}
+{{- /* The chart's sink values are NVSentinel's exporter.sink: its sinks take one structured
+CloudEvent per POST. An Omniverse gateway sets exporter.sink.encoding: jsonl. */}}
+{{ include "courier.config.exporter" (dict "ctx" . "encoding" "structured") }}
 service:
   {{- include "courier.config.serviceExtensions" (dict "ctx" . "extra" (list)) | nindent 2 }}
   pipelines:

@@ -70,9 +70,10 @@ always exports to the sink; `output` chooses for the agents (deployment and daem
 {{- if or (eq .Values.mode "gateway") (eq (include "courier.output" .) "kafka") }}true{{ end }}
 {{- end }}
 
-{{/* True when the cloudevents exporter writes dead letters (a volume is mounted for them). */}}
+{{/* True when dead letters are written (a volume is mounted for them): the cloudevents
+exporter's, or with output kafka the receiver's (events too large for a Kafka record alone). */}}
 {{- define "courier.deadLetter.enabled" -}}
-{{- if and .Values.deadLetter.enabled (eq (include "courier.output" .) "cloudevents") }}true{{ end }}
+{{- if .Values.deadLetter.enabled }}true{{ end }}
 {{- end }}
 
 {{/* The Kafka values that must hold wherever the chart talks to Kafka. */}}
