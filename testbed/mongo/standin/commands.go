@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -169,6 +170,9 @@ func (s *Server) replSetStatus() bsoncore.Document {
 
 // openStream answers an aggregate with a leading $changeStream.
 func (s *Server) openStream(ctx context.Context, body, stage bsoncore.Document) bsoncore.Document {
+	// The cursor keeps its stages: they must not alias the read buffer.
+	body = bytes.Clone(body)
+	stage, _ = changeStreamStage(body)
 	db, _ := body.Lookup("$db").StringValueOK()
 	r := changestream.OpenRequest{DB: db, Stage: stage, BatchSize: -1}
 	switch v := body.Lookup("aggregate"); v.Type {

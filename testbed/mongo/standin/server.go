@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,6 +266,11 @@ func (s *Server) accept() {
 				delete(s.conns, c)
 				s.mu.Unlock()
 				_ = c.Close()
+			}()
+			defer func() {
+				if p := recover(); p != nil {
+					s.logger.Error("panic serving a connection", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
 			}()
 			s.serve(c)
 		}()
