@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
@@ -32,26 +33,57 @@ type elem struct {
 
 // ToBSON converts one stored document (the _jsonb column's text) to BSON.
 func ToBSON(data []byte) (bsoncore.Document, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
+	top, err := objectMembers(data, make([]member, 0, 16))
+	if err != nil {
 		return nil, fmt.Errorf("sjson: %w", err)
 	}
-	raw, ok := top["$s"]
+	raw, ok := find(top, "$s")
 	if !ok {
 		return nil, fmt.Errorf("sjson: no schema ($s)")
 	}
-	var s schema
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("sjson: schema: %w", err)
+	s, err := schemas.get(raw)
+	if err != nil {
+		return nil, err
 	}
-	return appendDoc(nil, &s, top)
+	return appendDoc(make([]byte, 0, len(data)), s, top)
 }
 
-func appendDoc(dst []byte, s *schema, vals map[string]json.RawMessage) ([]byte, error) {
+// schemaCache keeps parsed schemas: documents of one collection mostly
+// share a few, and parsing one costs more than decoding the values.
+type schemaCache struct {
+	mu sync.Mutex
+	m  map[string]*schema
+}
+
+const maxSchemas = 1_000
+
+var schemas = &schemaCache{m: map[string]*schema{}}
+
+func (c *schemaCache) get(raw []byte) (*schema, error) {
+	c.mu.Lock()
+	s, ok := c.m[string(raw)]
+	c.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s = &schema{}
+	if err := json.Unmarshal(raw, s); err != nil {
+		return nil, fmt.Errorf("sjson: schema: %w", err)
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxSchemas {
+		clear(c.m)
+	}
+	c.m[string(raw)] = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+func appendDoc(dst []byte, s *schema, vals []member) ([]byte, error) {
 	idx, dst := bsoncore.ReserveLength(dst)
 	for _, k := range s.Keys {
 		e := s.Properties[k]
-		v, ok := vals[k]
+		v, ok := find(vals, k)
 		if e == nil || !ok {
 			return nil, fmt.Errorf("sjson: key %q: no schema or no value", k)
 		}
@@ -64,14 +96,14 @@ func appendDoc(dst []byte, s *schema, vals map[string]json.RawMessage) ([]byte, 
 	return bsoncore.UpdateLength(dst, idx, int32(len(dst)-int(idx))), nil
 }
 
-func appendValue(dst []byte, key string, e *elem, v json.RawMessage) ([]byte, error) {
+func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 	bad := func(err error) ([]byte, error) {
 		return nil, fmt.Errorf("sjson: key %q (%s): %v", key, e.Type, err)
 	}
 	switch e.Type {
 	case "object":
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(v, &m); err != nil {
+		m, err := objectMembers(v, nil)
+		if err != nil {
 			return bad(err)
 		}
 		s := e.Schema
@@ -81,8 +113,8 @@ func appendValue(dst []byte, key string, e *elem, v json.RawMessage) ([]byte, er
 		dst = bsoncore.AppendHeader(dst, bsoncore.TypeEmbeddedDocument, key)
 		return appendDoc(dst, s, m)
 	case "array":
-		var a []json.RawMessage
-		if err := json.Unmarshal(v, &a); err != nil {
+		a, err := arrayItems(v, nil)
+		if err != nil {
 			return bad(err)
 		}
 		if len(a) != len(e.Items) {
@@ -105,14 +137,14 @@ func appendValue(dst []byte, key string, e *elem, v json.RawMessage) ([]byte, er
 		}
 		return bsoncore.AppendDoubleElement(dst, key, f), nil
 	case "string":
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquote(v)
+		if err != nil {
 			return bad(err)
 		}
 		return bsoncore.AppendStringElement(dst, key, s), nil
 	case "binData":
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquote(v)
+		if err != nil {
 			return bad(err)
 		}
 		b, err := base64.StdEncoding.DecodeString(s)
@@ -125,8 +157,8 @@ func appendValue(dst []byte, key string, e *elem, v json.RawMessage) ([]byte, er
 		}
 		return bsoncore.AppendBinaryElement(dst, key, sub, b), nil
 	case "objectId":
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquote(v)
+		if err != nil {
 			return bad(err)
 		}
 		b, err := hex.DecodeString(s)
@@ -149,8 +181,8 @@ func appendValue(dst []byte, key string, e *elem, v json.RawMessage) ([]byte, er
 	case "null":
 		return bsoncore.AppendNullElement(dst, key), nil
 	case "regex":
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, err := unquote(v)
+		if err != nil {
 			return bad(err)
 		}
 		opts := ""
