@@ -160,4 +160,3 @@ func TestRestartOnSameData(t *testing.T) {
 		t.Fatalf("%d documents after the restart (%v), want 10", n, err)
 	}
 }
-
