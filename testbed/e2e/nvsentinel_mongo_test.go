@@ -6,13 +6,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,6 +275,112 @@ func (l *mongoLoader) stop() (acknowledged, maybe map[string]string) {
 	return l.nodes, l.maybe
 }
 
+// mongoNV runs testdata/nvsentinel_mongo.yaml against courier-mongo, a
+// token server and a sink.
+type mongoNV struct {
+	m    *mongoStandIn
+	coll *mongo.Collection
+	sink *bodySink
+	env  []string
+}
+
+func newMongoNV(t *testing.T) *mongoNV {
+	m := startMongoStandIn(t)
+	e := &mongoNV{m: m, coll: m.client(t).Database("nvsentinel").Collection("HealthEvents"), sink: newBodySink(t)}
+	tokens := newTokenServer(t)
+	secret := filepath.Join(t.TempDir(), "oidc-client-secret")
+	if err := os.WriteFile(secret, []byte(nvClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.env = []string{
+		"COURIER_E2E_MONGODB_URI=" + m.uri,
+		"COURIER_E2E_MONGODB_CA=" + m.caFile,
+		"COURIER_E2E_MONGODB_CERT=" + m.clientCert,
+		"COURIER_E2E_MONGODB_KEY=" + m.clientKey,
+		"COURIER_E2E_SINK_URL=" + e.sink.URL,
+		"COURIER_E2E_TOKEN_URL=" + tokens.url,
+		"COURIER_E2E_SECRET_FILE=" + secret,
+		"COURIER_E2E_DEAD_LETTER_DIR=" + t.TempDir(),
+	}
+	return e
+}
+
+// start runs a collector and waits until it is healthy.
+func (e *mongoNV) start(t *testing.T) *testutil.Collector {
+	t.Helper()
+	health := testutil.FreePorts(t, 1)[0]
+	c := testutil.StartCollector(t, testutil.CollectorBinary(t), append(slices.Clone(e.env), fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health)),
+		"--config=testdata/nvsentinel_mongo.yaml")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", health)
+	c.WaitUntil(deliveryTimeout, "collector healthy", func() error { return httpGet200(url) })
+	return c
+}
+
+// waitDelivered waits until n distinct events have arrived.
+func (e *mongoNV) waitDelivered(c *testutil.Collector, n int) {
+	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("%d events delivered", n), func() error {
+		if d := e.sink.delivered(); d < n {
+			return fmt.Errorf("%d delivered", d)
+		}
+		return nil
+	})
+}
+
+// insertHistory inserts n events created over the last hours, in
+// batches; it returns id → node.
+func (e *mongoNV) insertHistory(t *testing.T, prefix string, n int, want map[string]string) {
+	t.Helper()
+	var docs []any
+	for i := range n {
+		id, node := bson.NewObjectID(), fmt.Sprintf("%s-%d", prefix, i)
+		docs = append(docs, nvMongoDoc(id, node, time.Now().Add(-3*time.Hour).Add(time.Duration(i)*time.Second)))
+		want[id.Hex()] = node
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := e.coll.InsertMany(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check waits for every event of want, then checks each delivered one
+// against SPEC.md A.3 (events of maybe may arrive) and the duplicates
+// against maxDups; it returns the number of duplicates.
+func (e *mongoNV) check(t *testing.T, c *testutil.Collector, want, maybe map[string]string, maxDups int) int {
+	t.Helper()
+	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered", len(want)), func() error { return e.sink.missing(want) })
+	time.Sleep(time.Second) // anything extra would have arrived by now
+	s := e.sink
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dups := 0
+	for id, n := range s.count {
+		node, ok := want[id]
+		if !ok {
+			node, ok = maybe[id]
+		}
+		if !ok {
+			t.Errorf("an event nobody inserted: %s", s.bodies[id])
+			continue
+		}
+		dups += n - 1
+		if eq, err := jsontest.Equal([]byte(wantNVEvent(id, node)), s.bodies[id]); err != nil || !eq {
+			t.Errorf("event %s:\n got  %s\n want %s (%v)", id, s.bodies[id], wantNVEvent(id, node), err)
+		}
+	}
+	if dups > maxDups {
+		t.Errorf("%d duplicates, more than the in-flight window allows (%d)", dups, maxDups)
+	}
+	if s.bad.Load() > 0 {
+		t.Errorf("%d requests that were not structured CloudEvents with a bearer token", s.bad.Load())
+	}
+	return dups
+}
+
+// maxInFlight is the datastore receiver's default max_in_flight: the most
+// events one crash may deliver again.
+const maxInFlight = 2000
+
 // TestNVSentinelMongoDB: the NVSentinel pipeline on MongoDB through
 // courier-mongo, over TLS with an X.509 client certificate, with the
 // documents NVSentinel stores: a backfill of history with inserts during
@@ -280,68 +389,21 @@ func (l *mongoLoader) stop() (acknowledged, maybe map[string]string) {
 // and restarted under load. Every event arrives exactly as SPEC.md A.3
 // says; nothing is lost; duplicates stay within the in-flight window.
 func TestNVSentinelMongoDB(t *testing.T) {
-	m := startMongoStandIn(t)
-	client := m.client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	coll := client.Database("nvsentinel").Collection("HealthEvents")
+	e := newMongoNV(t)
 	want := map[string]string{} // id → node
-
-	// History: 2,000 events of the last hours, inserted in batches.
-	var docs []any
-	for i := range 2000 {
-		id, node := bson.NewObjectID(), fmt.Sprintf("history-%d", i)
-		docs = append(docs, nvMongoDoc(id, node, time.Now().Add(-3*time.Hour).Add(time.Duration(i)*time.Second)))
-		want[id.Hex()] = node
-	}
-	if _, err := coll.InsertMany(ctx, docs); err != nil {
-		t.Fatal(err)
-	}
-
-	sink := newBodySink(t)
-	tokens := newTokenServer(t)
-	secret := filepath.Join(t.TempDir(), "oidc-client-secret")
-	if err := os.WriteFile(secret, []byte(nvClientSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	health := testutil.FreePorts(t, 1)[0]
-	env := []string{
-		"COURIER_E2E_MONGODB_URI=" + m.uri,
-		"COURIER_E2E_MONGODB_CA=" + m.caFile,
-		"COURIER_E2E_MONGODB_CERT=" + m.clientCert,
-		"COURIER_E2E_MONGODB_KEY=" + m.clientKey,
-		"COURIER_E2E_SINK_URL=" + sink.URL,
-		"COURIER_E2E_TOKEN_URL=" + tokens.url,
-		"COURIER_E2E_SECRET_FILE=" + secret,
-		"COURIER_E2E_DEAD_LETTER_DIR=" + t.TempDir(),
-		fmt.Sprintf("COURIER_E2E_HEALTH_PORT=%d", health),
-	}
-	start := func() *testutil.Collector {
-		c := testutil.StartCollector(t, testutil.CollectorBinary(t), env, "--config=testdata/nvsentinel_mongo.yaml")
-		url := fmt.Sprintf("http://127.0.0.1:%d/", health)
-		c.WaitUntil(deliveryTimeout, "collector healthy", func() error { return httpGet200(url) })
-		return c
-	}
-	c := start()
-	load := startMongoLoader(coll, "live", 100)
-	waitDelivered := func(c *testutil.Collector, n int) {
-		c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("%d events delivered", n), func() error {
-			if d := sink.delivered(); d < n {
-				return fmt.Errorf("%d delivered", d)
-			}
-			return nil
-		})
-	}
+	e.insertHistory(t, "history", 2000, want)
+	c := e.start(t)
+	load := startMongoLoader(e.coll, "live", 100)
 
 	// kill -9 during the backfill (rate-limited to 1,000/s), and again
 	// once it is live.
-	waitDelivered(c, 500)
+	e.waitDelivered(c, 500)
 	c.Kill()
-	c = start()
-	waitDelivered(c, 2300)
+	c = e.start(t)
+	e.waitDelivered(c, 2300)
 	c.Kill()
-	c = start()
-	waitDelivered(c, sink.delivered()+100)
+	c = e.start(t)
+	e.waitDelivered(c, e.sink.delivered()+100)
 
 	// Updates of exported documents, as NVSentinel's other modules write
 	// them: not exported again.
@@ -352,52 +414,100 @@ func TestNVSentinelMongoDB(t *testing.T) {
 			break
 		}
 	}
-	if _, err := coll.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: some}}}},
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := e.coll.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: some}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "healtheventstatus.nodequarantined", Value: "Quarantined"}}}}); err != nil {
 		t.Fatal(err)
 	}
 
 	// The stand-in killed and restarted on the same data and address
 	// under load: the receiver and the loader reconnect.
-	m.kill()
+	e.m.kill()
 	time.Sleep(time.Second)
-	m.start(t)
-	waitDelivered(c, sink.delivered()+200)
+	e.m.start(t)
+	e.waitDelivered(c, e.sink.delivered()+200)
 
 	acked, maybe := load.stop()
 	for id, node := range acked {
 		want[id] = node
 	}
-	c.WaitUntil(2*deliveryTimeout, fmt.Sprintf("all %d events delivered", len(want)), func() error { return sink.missing(want) })
-	time.Sleep(time.Second) // anything extra would have arrived by now
-
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	dups := 0
-	for id, n := range sink.count {
-		node, ok := want[id]
-		if !ok {
-			node, ok = maybe[id]
-		}
-		if !ok {
-			t.Errorf("an event nobody inserted: %s", sink.bodies[id])
-			continue
-		}
-		dups += n - 1
-		if eq, err := jsontest.Equal([]byte(wantNVEvent(id, node)), sink.bodies[id]); err != nil || !eq {
-			t.Errorf("event %s:\n got  %s\n want %s (%v)", id, sink.bodies[id], wantNVEvent(id, node), err)
-		}
-	}
-	// Two kills, each may repeat up to max_in_flight (2,000) events.
-	if dups > 2*2000 {
-		t.Errorf("%d duplicates, more than the in-flight window allows after two kills", dups)
-	}
-	if sink.bad.Load() > 0 {
-		t.Errorf("%d requests that were not structured CloudEvents with a bearer token", sink.bad.Load())
-	}
-	t.Logf("%d events (%d history, %d live; %d more inserts failed, of which %d had committed), %d duplicates after two SIGKILLs and a stand-in restart",
-		len(want), 2000, len(want)-2000, len(maybe), len(sink.count)-len(want), dups)
+	dups := e.check(t, c, want, maybe, 2*maxInFlight)
+	t.Logf("%d events (2000 history, %d live; %d more inserts failed), %d duplicates after two SIGKILLs and a stand-in restart",
+		len(want), len(want)-2000, len(maybe), dups)
 	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestNVSentinelMongoDBHistoryLost: the change history is lost while
+// Courier is down (an oplog that rolled over: the stand-in trims it). The
+// receiver's resume token is refused with ChangeStreamHistoryLost; it says
+// so, counts it, and exports again from the last delivered event's
+// createdAt (less a minute), so that every event it could still read
+// arrives, with duplicates, and nothing is lost.
+func TestNVSentinelMongoDBHistoryLost(t *testing.T) {
+	e := newMongoNV(t)
+	want := map[string]string{}
+	c := e.start(t)
+	load := startMongoLoader(e.coll, "before", 100)
+	e.waitDelivered(c, 100)
+	c.Kill()
+	acked, maybe := load.stop()
+	maps.Copy(want, acked)
+	// While Courier is down: more events, then the history is lost.
+	load = startMongoLoader(e.coll, "down", 100)
+	time.Sleep(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.coll.Database().Client().Database("admin").RunCommand(ctx, bson.D{{Key: "courierTrimHistory", Value: 1}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c = e.start(t)
+	c.WaitUntil(deliveryTimeout, "the recovery logged", func() error {
+		if !strings.Contains(c.Output(), "The resume token can no longer be used") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	acked2, maybe2 := load.stop()
+	maps.Copy(want, acked2)
+	maps.Copy(maybe, maybe2)
+	dups := e.check(t, c, want, maybe, 2*maxInFlight)
+	t.Logf("%d events, %d duplicates after the history was lost", len(want), dups)
+	if err := c.Stop(testutil.DefaultShutdownTimeout); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestNVSentinelMongoDBFailover: two replicas on MongoDB; the leader is
+// killed with SIGKILL under load and the standby takes the lease over and
+// delivers within 15 s, from the token, with nothing lost.
+func TestNVSentinelMongoDBFailover(t *testing.T) {
+	e := newMongoNV(t)
+	first, second := e.start(t), e.start(t)
+	load := startMongoLoader(e.coll, "load", 100)
+	e.waitDelivered(first, 50)
+	leader, standby := first, second
+	if !strings.Contains(first.Output(), leadingLog) {
+		leader, standby = second, first
+	}
+	if !strings.Contains(leader.Output(), leadingLog) || strings.Contains(standby.Output(), leadingLog) {
+		t.Fatalf("want exactly one leader; outputs:\n%s\n---\n%s", first.Output(), second.Output())
+	}
+	leader.Kill()
+	killed := time.Now()
+	before := e.sink.delivered()
+	standby.WaitUntil(15*time.Second, "the standby delivering within 15 s of the leader's SIGKILL", func() error {
+		if e.sink.delivered() <= before+50 {
+			return fmt.Errorf("%d delivered", e.sink.delivered())
+		}
+		return nil
+	})
+	t.Logf("deliveries resumed %.1f s after the kill", time.Since(killed).Seconds())
+	acked, maybe := load.stop()
+	e.check(t, standby, acked, maybe, maxInFlight)
+	if err := standby.Stop(testutil.DefaultShutdownTimeout); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 }
