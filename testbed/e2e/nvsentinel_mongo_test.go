@@ -60,7 +60,7 @@ type mongoStandIn struct {
 	cmd                       *exec.Cmd
 }
 
-func startMongoStandIn(t *testing.T) *mongoStandIn {
+func startMongoStandIn(t testing.TB) *mongoStandIn {
 	t.Helper()
 	pg := pgtest.Start(t)
 	ca := authrefreshtest.NewCA(t)
@@ -83,7 +83,7 @@ func startMongoStandIn(t *testing.T) *mongoStandIn {
 }
 
 // start runs the stand-in and waits for its URI.
-func (m *mongoStandIn) start(t *testing.T) {
+func (m *mongoStandIn) start(t testing.TB) {
 	t.Helper()
 	m.cmd = exec.Command(m.bin, "-addr", m.addr, "-postgres", m.dsn,
 		"-tls-cert", m.certFile, "-tls-key", m.keyFile, "-tls-ca", m.caFile)
@@ -113,7 +113,7 @@ func (m *mongoStandIn) kill() {
 	}
 }
 
-func (m *mongoStandIn) client(t *testing.T) *mongo.Client {
+func (m *mongoStandIn) client(t testing.TB) *mongo.Client {
 	t.Helper()
 	pair, err := tls.LoadX509KeyPair(m.clientCert, m.clientKey)
 	if err != nil {
