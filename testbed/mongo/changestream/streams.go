@@ -169,7 +169,7 @@ func (s *Streams) Open(ctx context.Context, r OpenRequest) (*Cursor, error) {
 				return nil, &Error{Code: CodeFailedToParse, Name: "FailedToParse", Msg: "startAtOperationTime must be a timestamp"}
 			}
 			if t < hist.StartT {
-				return nil, historyLost(fmt.Sprintf("startAtOperationTime %d.%d is before the oldest retained change", t, i))
+				return nil, historyLost(fmt.Sprintf("startAtOperationTime %d.%d is before the retained history (from %d).", t, i, hist.StartT))
 			}
 			seq, err := s.log.SeqBefore(ctx, t, i)
 			if err != nil {
@@ -198,7 +198,7 @@ func (s *Streams) Open(ctx context.Context, r OpenRequest) (*Cursor, error) {
 			from.I = h.I
 		}
 	} else if !startAt && (from.Seq < hist.Trimmed || from.T < hist.StartT) {
-		return nil, historyLost("the resume point may no longer be in the oplog")
+		return nil, historyLost(fmt.Sprintf("The token (cluster time %d, position %d) is older than the retained history (from %d, after position %d).", from.T, from.Seq, hist.StartT, hist.Trimmed))
 	}
 	c.pos = *from
 
@@ -284,7 +284,7 @@ func (s *Streams) Batch(ctx context.Context, c *Cursor, max int, wait time.Durat
 		hist := s.hist
 		s.mu.Unlock()
 		if c.pos.Seq < hist.Trimmed {
-			return nil, c.pos, historyLost("the change stream fell behind the retained history")
+			return nil, c.pos, historyLost("The change stream fell behind the retained history.")
 		}
 		changed := s.log.Changed()
 		head, err := s.log.Head(ctx)

@@ -2,6 +2,7 @@ package standin
 
 import (
 	"bytes"
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -215,17 +216,33 @@ func (s *Server) openStream(ctx context.Context, body, stage bsoncore.Document) 
 }
 
 func (s *Server) cursorReply(cur *changestream.Cursor, batchName string, evs []bsoncore.Document, pos changestream.Position) bsoncore.Document {
-	a := bsoncore.NewArrayBuilder()
+	// One buffer, the cluster time included: a batch may hold megabytes,
+	// and builders would copy it at each level.
+	size := 512
 	for _, e := range evs {
-		a.AppendDocument(e)
+		size += len(e) + 8
 	}
-	cd := bsoncore.NewDocumentBuilder().
-		AppendArray(batchName, a.Build()).
-		AppendDocument("postBatchResumeToken", changestream.Token(pos)).
-		AppendInt64("id", cur.ID).
-		AppendString("ns", cur.NS()).
-		Build()
-	return s.ok(bsoncore.NewDocumentBuilder().AppendDocument("cursor", cd))
+	doc := make([]byte, 0, size)
+	idx, doc := bsoncore.AppendDocumentStart(doc)
+	cidx, doc := bsoncore.AppendDocumentElementStart(doc, "cursor")
+	aidx, doc := bsoncore.AppendArrayElementStart(doc, batchName)
+	var key []byte
+	for i, e := range evs {
+		key = strconv.AppendInt(key[:0], int64(i), 10)
+		doc = bsoncore.AppendDocumentElement(doc, string(key), e)
+	}
+	doc, _ = bsoncore.AppendArrayEnd(doc, aidx)
+	doc = bsoncore.AppendDocumentElement(doc, "postBatchResumeToken", changestream.Token(pos))
+	doc = bsoncore.AppendInt64Element(doc, "id", cur.ID)
+	doc = bsoncore.AppendStringElement(doc, "ns", cur.NS())
+	doc, _ = bsoncore.AppendDocumentEnd(doc, cidx)
+	doc = bsoncore.AppendDoubleElement(doc, "ok", 1)
+	t, i := s.now()
+	doc = bsoncore.AppendDocumentElement(doc, "$clusterTime", bsoncore.NewDocumentBuilder().AppendTimestamp("clusterTime", t, i).
+		AppendDocument("signature", bsoncore.NewDocumentBuilder().AppendBinary("hash", 0, make([]byte, 20)).AppendInt64("keyId", 0).Build()).Build())
+	doc = bsoncore.AppendTimestampElement(doc, "operationTime", t, i)
+	doc, _ = bsoncore.AppendDocumentEnd(doc, idx)
+	return doc
 }
 
 // getMore answers a getMore of a change stream cursor; an error return
