@@ -113,7 +113,8 @@ func (e *mongoBench) start(b *testing.B, sinkURL, database string, args ...strin
 //   - latency: events committed one per transaction at 1,000/s for 10 s;
 //     commit → sink latency percentiles.
 //   - backfill: stored events, no token, no rate limit; time from the
-//     collector's start to the last delivery, in CloudEvents batches.
+//     collector's start to the last delivery, in CloudEvents batches. Only
+//     with COURIER_BENCH_MONGO_BACKFILL=<events> (see below).
 func BenchmarkNVSentinelMongoDB(b *testing.B) {
 	for _, encoding := range []string{"structured", "batch"} {
 		b.Run("live/"+encoding, func(b *testing.B) {
@@ -179,11 +180,15 @@ func BenchmarkNVSentinelMongoDB(b *testing.B) {
 		b.ReportMetric(pct(1), "max-ms")
 	})
 	b.Run("backfill", func(b *testing.B) {
-		// COURIER_BENCH_MONGO_BACKFILL sets a smaller history for a quick run.
-		events := int64(historyEvents)
-		if v, err := strconv.Atoi(os.Getenv("COURIER_BENCH_MONGO_BACKFILL")); err == nil && v > 0 {
-			events = int64(v)
+		// FerretDB v1 sorts in memory and pushes no range filter down to
+		// PostgreSQL, so each keyset page of the backfill reads the whole
+		// history: quadratic, hours for 1,000,000 events. Run only when
+		// COURIER_BENCH_MONGO_BACKFILL gives a history size.
+		v, err := strconv.Atoi(os.Getenv("COURIER_BENCH_MONGO_BACKFILL"))
+		if err != nil || v <= 0 {
+			b.Skip("COURIER_BENCH_MONGO_BACKFILL is not set: the backfill through courier-mongo is bound by FerretDB's in-memory sorts (testbed/mongo/README.md)")
 		}
+		events := int64(v)
 		e := newMongoBench(b)
 		sink := newNVBenchSink(b, false)
 		var elapsed, cpu time.Duration
