@@ -2,10 +2,10 @@ package standin
 
 import (
 	"bytes"
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
