@@ -165,13 +165,22 @@ print-deps: ## Print DEPS_APT_PACKAGES (used by .ci/run)
 TEST_TIMEOUT ?= 20m
 TEST_FLAGS   ?=
 
-# The MongoDB tests that need no change stream (the backfill's queries, token
-# and lease documents, the refusal of a server without change streams) run a
-# second time next to FerretDB over a throwaway PostgreSQL: testbed/ferretdb
-# is a module of its own, so FerretDB's dependencies stay out of the
-# distribution's. Tests that need a replica set run when
-# COURIER_TEST_MONGODB_URI names one.
-FERRETDB_RUNNER := $(TOOLS_DIR)/ferretdb-runner
+# The MongoDB tests run next to courier-mongo (testbed/mongo, a module of its
+# own so that FerretDB's dependencies stay out of the distribution's): a
+# replica-set stand-in with change streams, over FerretDB over a throwaway
+# PostgreSQL. It names itself in COURIER_TEST_MONGODB_URI and FerretDB, a
+# server without change streams, in COURIER_TEST_FERRETDB_URI. When the user
+# sets COURIER_TEST_MONGODB_URI (a real replica set), the tests run against
+# that instead.
+COURIER_MONGO := $(TOOLS_DIR)/courier-mongo
+MONGO_TESTS   := $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
+	$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) -run Mongo ./receiver/datastorereceiver/ && \
+	COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) -run TestHealthStandaloneMongoDB ./testbed/e2e/
+
+.PHONY: mongo
+mongo: ## Build courier-mongo, the MongoDB replica-set stand-in, into .tools/
+	@mkdir -p $(TOOLS_DIR)
+	$(GO) -C testbed/mongo build -o $(COURIER_MONGO) .
 
 # The Helm chart and the Dockerfile are tested by $(DEPLOYTEST_DIR), a module of
 # its own for the same reason: Helm's and Kubernetes' dependencies stay out of
@@ -190,13 +199,11 @@ kafka-broker: ## Build the testbed's Kafka broker into .tools/
 	$(GO) -C testbed/kafka build -o $(KAFKA_BROKER) .
 
 .PHONY: test
-test: deps $(COURIER_BINARY) kafka-broker ## Build, then run every test (unit, integration, end-to-end against the built binary)
-	COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+test: deps $(COURIER_BINARY) kafka-broker mongo ## Build, then run every test (unit, integration, end-to-end against the built binary)
+	COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) COURIER_MONGO_BINARY=$(COURIER_MONGO) $(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 	@mkdir -p $(TOOLS_DIR)
-	$(GO) -C testbed/ferretdb build -o $(FERRETDB_RUNNER) .
-	$(FERRETDB_RUNNER) -- bash -c '$(GO) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./receiver/datastorereceiver/internal/mongo/ && \
-		$(GO) test -timeout $(TEST_TIMEOUT) -run Mongo ./receiver/datastorereceiver/ && \
-		COURIER_BINARY=$(COURIER_BINARY) $(GO) test -timeout $(TEST_TIMEOUT) -run TestHealthStandaloneMongoDB ./testbed/e2e/'
+	$(GO) -C testbed/mongo test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	if [[ -n "$${COURIER_TEST_MONGODB_URI:-}" ]]; then $(MONGO_TESTS); else $(COURIER_MONGO) -- bash -c '$(MONGO_TESTS)'; fi
 	COURIER_BINARY=$(COURIER_BINARY) $(GO) -C $(DEPLOYTEST_DIR) test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 FUZZTIME ?= 10s

@@ -21,15 +21,16 @@ import (
 	"github.com/courier-otel/courier/receiver/datastorereceiver/internal/metadata"
 )
 
-// TestMongoDBStream runs the receiver against a real MongoDB replica set
-// when COURIER_TEST_MONGODB_URI names one (no MongoDB server can be
-// installed on the project's machines; the driver-level tests of
-// internal/mongo say more): events inserted as NVSentinel's platform
+// TestMongoDBStream runs the receiver against the MongoDB replica set
+// COURIER_TEST_MONGODB_URI names: make test runs it next to courier-mongo
+// (testbed/mongo), the replica-set stand-in, or against a real one when
+// the variable is set (the driver-level tests of internal/mongo say more):
+// events inserted as NVSentinel's platform
 // connector does (lowercase BSON) arrive with their _id as the event id.
 func TestMongoDBStream(t *testing.T) {
 	uri := os.Getenv("COURIER_TEST_MONGODB_URI")
 	if uri == "" {
-		t.Skip("COURIER_TEST_MONGODB_URI is not set: this test needs a MongoDB replica set")
+		t.Skip("COURIER_TEST_MONGODB_URI is not set: this test needs a MongoDB replica set (make test runs it next to courier-mongo: make mongo && .tools/courier-mongo -- go test -run Mongo ./receiver/datastorereceiver)")
 	}
 	ctx := context.Background()
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
@@ -103,13 +104,13 @@ func (h *statusHost) permanent() error {
 }
 
 // TestMongoDBWithoutChangeStreams: a server without change streams (a
-// standalone mongod; here FerretDB, which make test starts over the test
-// PostgreSQL and names in COURIER_TEST_FERRETDB_URI) is refused with a
+// standalone mongod; here the FerretDB inside courier-mongo, which make test
+// starts and names in COURIER_TEST_FERRETDB_URI) is refused with a
 // permanent error saying a replica set is needed, and no retry loop.
 func TestMongoDBWithoutChangeStreams(t *testing.T) {
 	uri := os.Getenv("COURIER_TEST_FERRETDB_URI")
 	if uri == "" {
-		t.Skip("COURIER_TEST_FERRETDB_URI is not set: make test runs this test next to FerretDB (testbed/ferretdb)")
+		t.Skip("COURIER_TEST_FERRETDB_URI is not set: make test runs this test next to courier-mongo (testbed/mongo), which sets it")
 	}
 	cfg := createDefaultConfig().(*Config)
 	cfg.Provider = ProviderMongoDB

@@ -332,6 +332,20 @@ var Paths = []Path{
 		},
 	},
 	{
+		Name: "datastore (MongoDB, through the courier-mongo stand-in, TLS + X.509), built binary, whole NVSentinel pipeline",
+		Targets: []Target{
+			{What: "CloudEvents batches, events/s", Figure: Metric{e2e, "BenchmarkNVSentinelMongoDB/live/batch", "events/s"},
+				Bound: atLeast(20_000, "≥ 20,000 events/s"), Reference: "NVSentinel on MongoDB ~400 events/s"},
+			{What: "one POST per event, events/s", Figure: Metric{e2e, "BenchmarkNVSentinelMongoDB/live/structured", "events/s"}},
+			{What: "CloudEvents batches, collector CPU per event", Figure: Metric{e2e, "BenchmarkNVSentinelMongoDB/live/batch", "cpu-µs/event"}},
+			{What: "insert → sink p99 at 1,000 events/s", Figure: Metric{e2e, "BenchmarkNVSentinelMongoDB/latency", "p99-ms"},
+				Bound: atMost(50, "≤ 50 ms"), Reference: "NVSentinel on MongoDB: p99 2.4–3 s"},
+			{What: "insert → sink p50 at 1,000 events/s", Figure: Metric{e2e, "BenchmarkNVSentinelMongoDB/latency", "p50-ms"}},
+			{What: "1,000,000-event backfill", Bound: atMost(60, "≤ 60 s"), Reference: "NVSentinel: ~400 events/s",
+				NotMeasured: "not measurable through the stand-in: FerretDB v1 sorts in memory, so each backfill page reads the whole history (`BenchmarkNVSentinelMongoDB/backfill` runs with `COURIER_BENCH_MONGO_BACKFILL=<events>`; testbed/mongo/README.md)"},
+		},
+	},
+	{
 		// Issue 13 asks for these figures; DESIGN.md §6 sets no bound.
 		Name: "Kafka tier: structured log → agent → Kafka (loopback broker) → gateway → cloudevents (JSON lines), beside the direct path on the same events, in the same run",
 		Targets: []Target{

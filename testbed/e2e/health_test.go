@@ -319,11 +319,12 @@ func TestHealthDatastore(t *testing.T) {
 // (FerretDB, as a standalone mongod answers) the datastore receiver reports
 // a permanent error: the pod is not Ready at once, liveness stays 200, and
 // the log says why once, plainly. `make test` runs it next to FerretDB
-// (testbed/ferretdb), which names itself in COURIER_TEST_FERRETDB_URI.
+// (the FerretDB behind courier-mongo, testbed/mongo, which names it in
+// COURIER_TEST_FERRETDB_URI).
 func TestHealthStandaloneMongoDB(t *testing.T) {
 	uri := os.Getenv("COURIER_TEST_FERRETDB_URI")
 	if uri == "" {
-		t.Skip("COURIER_TEST_FERRETDB_URI is not set: make test runs this test next to FerretDB (testbed/ferretdb)")
+		t.Skip("COURIER_TEST_FERRETDB_URI is not set: make test runs this test next to courier-mongo (testbed/mongo), which names its FerretDB")
 	}
 	sink := newCESink(t)
 	c := startHealthCollector(t, "testdata/health_mongodb.yaml", []string{

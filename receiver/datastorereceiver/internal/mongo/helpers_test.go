@@ -21,13 +21,14 @@ func TestMain(m *testing.M) {
 }
 
 // Servers for the integration tests. There is no MongoDB on the
-// developers' machines: the tests that need one are skipped, saying so,
-// unless these name one.
+// developers' machines: make test runs these tests next to courier-mongo
+// (testbed/mongo), a replica-set stand-in that sets both; with neither set
+// the tests that need one are skipped, saying so.
 const (
 	// A replica set (change streams): every test.
 	envReplicaSet = "COURIER_TEST_MONGODB_URI"
-	// A server without change streams (a standalone mongod, or FerretDB
-	// as started by testbed/ferretdb): the queries, tokens and leases, and
+	// A server without change streams (a standalone mongod, or the
+	// FerretDB inside courier-mongo): the queries, tokens and leases, and
 	// the refusal of Open.
 	envNoChangeStreams = "COURIER_TEST_FERRETDB_URI"
 )
@@ -37,8 +38,8 @@ func replicaSetURI(t *testing.T) string {
 	uri := os.Getenv(envReplicaSet)
 	if uri == "" {
 		t.Skip(envReplicaSet + " is not set: this test needs a MongoDB replica set " +
-			"(for one on this machine: mongod --replSet rs0 --dbpath DIR, then rs.initiate() in mongosh, " +
-			"and " + envReplicaSet + "=mongodb://localhost:27017/?replicaSet=rs0)")
+			"(make test runs it next to the stand-in: make mongo && .tools/courier-mongo -- go test ./receiver/datastorereceiver/internal/mongo; " +
+			"or a real one: mongod --replSet rs0 --dbpath DIR, rs.initiate() in mongosh, and " + envReplicaSet + "=mongodb://localhost:27017/?replicaSet=rs0)")
 	}
 	return uri
 }
@@ -56,8 +57,8 @@ func servers(t *testing.T) map[string]string {
 	}
 	if len(out) == 0 {
 		t.Skip("neither " + envReplicaSet + " nor " + envNoChangeStreams + " is set: no MongoDB server to test against " +
-			"(go -C testbed/ferretdb build -o /tmp/ferretdb . && /tmp/ferretdb -- go test ./receiver/datastorereceiver/internal/mongo " +
-			"runs them against FerretDB over a throwaway PostgreSQL)")
+			"(make mongo && .tools/courier-mongo -- go test ./receiver/datastorereceiver/internal/mongo " +
+			"runs them against the replica-set stand-in and FerretDB over a throwaway PostgreSQL)")
 	}
 	return out
 }

@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/courier-otel/courier/internal/testutil"
+)
+
+// mongoBench runs testdata/nvsentinel_mongo_bench.yaml against
+// courier-mongo. Events are written as FerretDB stores them, straight into
+// its PostgreSQL table in one transaction (or one per event for the
+// latency run): "committed at once", as the PostgreSQL rows do, since
+// FerretDB's own insert path (~2,600 documents/s here) would otherwise be
+// what is measured. The changelog triggers record them as any insert.
+type mongoBench struct {
+	m    *mongoStandIn
+	pg   *pgx.Conn
+	env  []string
+	docs map[string]string // database → its HealthEvents table, with the template document
+}
+
+func newMongoBench(b *testing.B) *mongoBench {
+	m := startMongoStandIn(b)
+	e := &mongoBench{m: m, docs: map[string]string{}}
+	var err error
+	if e.pg, err = pgx.Connect(context.Background(), m.dsn); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.pg.Close(context.Background()) })
+	tokens := newTokenServer(b)
+	secret := b.TempDir() + "/oidc-client-secret"
+	if err := os.WriteFile(secret, []byte(nvClientSecret+"\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	e.env = []string{
+		"COURIER_E2E_MONGODB_URI=" + m.uri,
+		"COURIER_E2E_MONGODB_CA=" + m.caFile,
+		"COURIER_E2E_MONGODB_CERT=" + m.clientCert,
+		"COURIER_E2E_MONGODB_KEY=" + m.clientKey,
+		"COURIER_E2E_TOKEN_URL=" + tokens.url,
+		"COURIER_E2E_SECRET_FILE=" + secret,
+	}
+	return e
+}
+
+// database creates a database with an empty HealthEvents collection and
+// returns its name; template is a health event document as FerretDB
+// stored it.
+func (e *mongoBench) database(b *testing.B) (name, table, template string) {
+	b.Helper()
+	name = fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db := e.m.client(b).Database(name)
+	if err := db.CreateCollection(ctx, "HealthEvents"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Collection("Template").InsertOne(ctx, nvMongoDoc(bson.NewObjectID(), "bench", time.Now())); err != nil {
+		b.Fatal(err)
+	}
+	meta := pgx.Identifier{name, "_ferretdb_database_metadata"}.Sanitize()
+	var tmplTable string
+	if err := e.pg.QueryRow(ctx, `SELECT _jsonb->>'table' FROM `+meta+` WHERE _jsonb->>'_id' = 'HealthEvents'`).Scan(&table); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.pg.QueryRow(ctx, `SELECT _jsonb->>'table' FROM `+meta+` WHERE _jsonb->>'_id' = 'Template'`).Scan(&tmplTable); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.pg.QueryRow(ctx, `SELECT _jsonb::text FROM `+pgx.Identifier{name, tmplTable}.Sanitize()).Scan(&template); err != nil {
+		b.Fatal(err)
+	}
+	return name, pgx.Identifier{name, table}.Sanitize(), template
+}
+
+// insertSQL inserts n events in one transaction: ids prefix + 16 hex
+// digits of first+i, createdAt from at in steps of step.
+const insertSQL = `INSERT INTO %s (_jsonb)
+SELECT jsonb_set(jsonb_set(jsonb_set($1::jsonb,
+	'{_id}', to_jsonb($2 || lpad(to_hex(i), 16, '0'))),
+	'{createdAt}', to_jsonb($3::bigint + (i - $4) * $5)),
+	'{healthevent,nodename}', to_jsonb('bench-' || i))
+FROM generate_series($4::bigint, $4::bigint + $6 - 1) AS i`
+
+func (e *mongoBench) insert(b *testing.B, table, template, prefix string, first, n int64, at time.Time, step time.Duration) {
+	b.Helper()
+	if _, err := e.pg.Exec(context.Background(), fmt.Sprintf(insertSQL, table), template, prefix, at.UnixMilli(), first, step.Milliseconds(), n); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (e *mongoBench) start(b *testing.B, sinkURL, database string, args ...string) *testutil.Collector {
+	return startHealthy(b, time.Minute, append(slices.Clone(e.env),
+		"COURIER_E2E_SINK_URL="+sinkURL,
+		"COURIER_E2E_MONGODB_DATABASE="+database,
+		"COURIER_E2E_CLIENT_NAME=bench",
+	), append([]string{"--config=testdata/nvsentinel_mongo_bench.yaml"}, args...)...)
+}
+
+// BenchmarkNVSentinelMongoDB is BenchmarkNVSentinelPipeline on MongoDB,
+// through courier-mongo over TLS with X.509 (DESIGN.md §6's MongoDB row):
+//
+//   - live/structured, live/batch: 100,000 events committed at once while
+//     the collector runs; events/s from the commit to the last delivery.
+//   - latency: events committed one per transaction at 1,000/s for 10 s;
+//     commit → sink latency percentiles.
+//   - backfill: stored events, no token, no rate limit; time from the
+//     collector's start to the last delivery, in CloudEvents batches. Only
+//     with COURIER_BENCH_MONGO_BACKFILL=<events> (see below).
+func BenchmarkNVSentinelMongoDB(b *testing.B) {
+	for _, encoding := range []string{"structured", "batch"} {
+		b.Run("live/"+encoding, func(b *testing.B) {
+			const events = 100_000
+			e := newMongoBench(b)
+			sink := newNVBenchSink(b, false)
+			var elapsed, cpu time.Duration
+			for b.Loop() {
+				db, table, tmpl := e.database(b)
+				c := e.start(b, sink.URL, db, "--set=exporters::cloudevents::encoding="+encoding)
+				time.Sleep(500 * time.Millisecond) // the receiver has opened its stream
+				sink.events.Store(0)
+				e.insert(b, table, tmpl, "6b000000", 1, events, time.Now(), 0)
+				before, start := cpuTime(b, c.Pid()), time.Now()
+				c.WaitUntil(5*time.Minute, "every event delivered", func() error { return atLeast(sink.events.Load(), events) })
+				elapsed += time.Since(start)
+				cpu += cpuTime(b, c.Pid()) - before
+				stopBench(b, c)
+			}
+			b.ReportMetric(float64(events*b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(events*b.N), "cpu-µs/event")
+		})
+	}
+	b.Run("latency", func(b *testing.B) {
+		const rate, seconds = 1000, 10
+		e := newMongoBench(b)
+		sink := newNVBenchSink(b, true)
+		var lat []time.Duration
+		for b.Loop() {
+			db, table, tmpl := e.database(b)
+			c := e.start(b, sink.URL, db)
+			time.Sleep(500 * time.Millisecond)
+			inserted := map[string]time.Time{}
+			tick := time.NewTicker(time.Second / rate)
+			for i := range int64(rate * seconds) {
+				<-tick.C
+				at := time.Now()
+				e.insert(b, table, tmpl, "6b000001", i, 1, at, 0)
+				inserted[fmt.Sprintf("6b000001%016x", i)] = at
+			}
+			tick.Stop()
+			c.WaitUntil(time.Minute, "every event delivered", func() error {
+				sink.mu.Lock()
+				defer sink.mu.Unlock()
+				for id := range inserted {
+					if _, ok := sink.at[id]; !ok {
+						return fmt.Errorf("event %s not delivered yet", id)
+					}
+				}
+				return nil
+			})
+			sink.mu.Lock()
+			for id, at := range inserted {
+				lat = append(lat, sink.at[id].Sub(at))
+			}
+			sink.mu.Unlock()
+			stopBench(b, c)
+		}
+		slices.Sort(lat)
+		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(pct(1), "max-ms")
+	})
+	b.Run("backfill", func(b *testing.B) {
+		// FerretDB v1 sorts in memory and pushes no range filter down to
+		// PostgreSQL, so each keyset page of the backfill reads the whole
+		// history: quadratic, hours for 1,000,000 events. Run only when
+		// COURIER_BENCH_MONGO_BACKFILL gives a history size.
+		v, err := strconv.Atoi(os.Getenv("COURIER_BENCH_MONGO_BACKFILL"))
+		if err != nil || v <= 0 {
+			b.Skip("COURIER_BENCH_MONGO_BACKFILL is not set: the backfill through courier-mongo is bound by FerretDB's in-memory sorts (testbed/mongo/README.md)")
+		}
+		events := int64(v)
+		e := newMongoBench(b)
+		sink := newNVBenchSink(b, false)
+		var elapsed, cpu time.Duration
+		for b.Loop() {
+			db, table, tmpl := e.database(b)
+			// Spread over the last day, within max_age.
+			e.insert(b, table, tmpl, "6b000002", 1, events, time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(events))
+			sink.events.Store(0)
+			start := time.Now()
+			c := e.start(b, sink.URL, db, "--set=exporters::cloudevents::encoding=batch")
+			c.WaitUntil(15*time.Minute, "the whole history delivered", func() error { return atLeast(sink.events.Load(), events) })
+			elapsed += time.Since(start)
+			cpu += cpuTime(b, c.Pid())
+			stopBench(b, c)
+		}
+		b.ReportMetric(elapsed.Seconds()/float64(b.N), "s/backfill")
+		b.ReportMetric(float64(events*int64(b.N))/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(cpu.Microseconds())/float64(events*int64(b.N)), "cpu-µs/event")
+	})
+}
