@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -137,4 +138,36 @@ func TestAdaptiveConcurrencyBacksOffOn503(t *testing.T) {
 	assert.Empty(t, readDeadLetters(t, cfg.DeadLetter.Directory))
 	limit, _ := exp.gauge(t, "concurrency.limit")
 	assert.LessOrEqual(t, limit, 16.0, "the limit under constant back-pressure, from 64")
+}
+
+// slowTokenAuth is an authenticator that makes every request wait for its
+// token, as oidc_client does while its token endpoint is slow or down.
+type slowTokenAuth struct {
+	component.StartFunc
+	component.ShutdownFunc
+	wait time.Duration
+}
+
+func (a *slowTokenAuth) RoundTripper(base http.RoundTripper) (http.RoundTripper, error) {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		time.Sleep(a.wait)
+		return base.RoundTrip(req)
+	}), nil
+}
+
+// TestAdaptiveConcurrencyIgnoresTokenWait: time a request spends waiting for
+// its token is not the sink's: the adaptive limit's round-trip times leave
+// it out, so a slow token endpoint neither inflates the baseline nor shrinks
+// the limit.
+func TestAdaptiveConcurrencyIgnoresTokenWait(t *testing.T) {
+	s := newSink(t, status(http.StatusAccepted))
+	id := component.MustNewID("slow_token")
+	exp := startExporter(t, authConfig(t, s.URL, id), testHost{id: &slowTokenAuth{wait: 200 * time.Millisecond}})
+	consume(t, exp, makeLogsFrom(t, nvsentinelEvent, ids("tok", 20)...))
+	assert.Equal(t, 20, s.count())
+	for _, name := range []string{"concurrency.rtt", "concurrency.rtt_baseline"} {
+		v, ok := exp.gauge(t, name)
+		require.True(t, ok, name)
+		assert.Less(t, v, 0.1, "%s (s) counts the 200 ms token wait", name)
+	}
 }

@@ -48,8 +48,11 @@ type ceExporter struct {
 
 	client      *http.Client
 	invalidator authrefresh.Invalidator
-	userAgent   []string // header values, shared by every request
-	contentType []string // nil in binary mode
+	// authenticated: requests go through an authenticator, which may hold
+	// them before they reach the sink (see attempt).
+	authenticated bool
+	userAgent     []string // header values, shared by every request
+	contentType   []string // nil in binary mode
 
 	// The encoding.
 	format  cloudevent.Format  // batching encodings
@@ -179,6 +182,7 @@ func (e *ceExporter) start(ctx context.Context, host component.Host) error {
 		e.format = cloudevent.NVDF{Types: schemaregistryextension.NVDFTypes(reg)}
 	}
 	if auth := e.cfg.ClientConfig.Auth.Get(); auth != nil {
+		e.authenticated = true
 		e.invalidator, _ = authrefresh.InvalidatorFor(host, auth.AuthenticatorID)
 	}
 	if dir := e.cfg.DeadLetter.Directory; dir != "" {

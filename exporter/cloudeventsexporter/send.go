@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ const arcMinWindow = 10 * time.Millisecond
 // overwhelmed; any other answer is a round-trip time sample.
 func arcOutcome(ctx context.Context, res attemptResult) arc.Outcome {
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, !res.reachedSink:
 		return arc.Unknown
 	case res.class == classNetwork:
 		return arc.Backpressure
@@ -79,8 +80,13 @@ type attemptResult struct {
 	retryWhy   string        // retryable: the retries reason attribute
 	retryAfter time.Duration // the Retry-After of the answer, -1 when absent
 	took       time.Duration
-	err        error
-	resp       *http.Response // auth: the answer, to find the token it used (body closed)
+	// sinkTook is the part of took after the request reached the transport
+	// (an authenticator may first wait for a token); reachedSink is false
+	// when it never did. The adaptive limit sees only the sink's time.
+	sinkTook    time.Duration
+	reachedSink bool
+	err         error
+	resp        *http.Response // auth: the answer, to find the token it used (body closed)
 }
 
 type attemptKind int
@@ -134,7 +140,7 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 		}
 		res := e.attempt(ctx, ep, src, hdr)
 		if e.limiter != nil {
-			e.limiter.Release(res.took, arcOutcome(ctx, res))
+			e.limiter.Release(res.sinkTook, arcOutcome(ctx, res))
 		}
 		last = res
 		e.health.attempted(res, e.redacted[ep])
@@ -295,7 +301,16 @@ func (e *ceExporter) attempt(ctx context.Context, ep int, src *bodySource, hdr h
 		body = bytes.NewReader(src.b)
 	}
 	// The URL is parsed once, not per request.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", body)
+	// With an authenticator, the RoundTripper may wait for a token before
+	// the request leaves: note when it reaches the transport.
+	var sentAt atomic.Int64
+	reqCtx := ctx
+	if e.authenticated {
+		reqCtx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GetConn: func(string) { sentAt.CompareAndSwap(0, time.Now().UnixNano()) },
+		})
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, "", body)
 	if err != nil {
 		return attemptResult{kind: attemptPermanent, class: classNetwork, err: fmt.Errorf("build request: %w", err), retryAfter: -1}
 	}
@@ -319,6 +334,14 @@ func (e *ceExporter) attempt(ctx context.Context, ep int, src *bodySource, hdr h
 	start := time.Now()
 	resp, err := e.client.Do(req)
 	res := attemptResult{took: time.Since(start), retryAfter: -1}
+	res.sinkTook, res.reachedSink = res.took, true
+	if e.authenticated {
+		if at := sentAt.Load(); at != 0 {
+			res.sinkTook = time.Since(time.Unix(0, at))
+		} else {
+			res.sinkTook, res.reachedSink = 0, false
+		}
+	}
 	if err != nil {
 		res.class, res.kind, res.retryWhy = classNetwork, attemptRetryable, retryNetwork
 		// The error names the URL; its query may hold a key. Logs and dead
