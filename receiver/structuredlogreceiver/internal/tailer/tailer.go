@@ -292,7 +292,7 @@ func (t *Tailer) checkFolders() error {
 		d, err := os.Open(dir)
 		if err == nil {
 			_, err = d.Readdirnames(1)
-			d.Close()
+			_ = d.Close() // read-only: nothing to lose
 			if errors.Is(err, io.EOF) {
 				err = nil
 			}
