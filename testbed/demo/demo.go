@@ -111,8 +111,8 @@ type demo struct {
 	omni omniverseMix
 	nv   []*nvPipeline // NVSentinel on PostgreSQL, on MongoDB: those that run
 
-	tokens             *tokenserver.Server
-	tokenURL           string
+	tokens          *tokenserver.Server
+	tokenURL        string
 	omniSink        *sink.Sink
 	anonymousAtSink atomic.Int64
 	metricsURL      string
