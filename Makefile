@@ -243,7 +243,7 @@ BENCH_RESULTS   := $(BENCH_DIR)/results.txt
 BENCH_REPORT    := $(GO) run ./cmd/courier-bench-report
 
 .PHONY: bench
-bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
+bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker mongo ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
 	@mkdir -p $(BENCH_DIR)
 	@pkgs=$$($(GO) list $(BENCH_PKGS)); \
 	micro=$$(grep -v '/testbed/' <<< "$$pkgs" || true); \
@@ -257,7 +257,7 @@ bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker ## Run the benchmarks (BENCH_
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$micro 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	if [[ -n "$$e2e" ]]; then \
-		COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
+		COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) COURIER_MONGO_BINARY=$(COURIER_MONGO) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$e2e 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	cp "$$results" $(BENCH_RESULTS); \
