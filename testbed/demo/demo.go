@@ -262,8 +262,8 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		d.omni.lines(), d.path("logs"))
 	_, _ = fmt.Fprintf(out, "  structured_log → schema_validation → old_events → cloudevents (jsonl, auth_token) → sink %s\n", d.omniURL)
 	for _, p := range d.nv {
-		_, _ = fmt.Fprintf(out, "NVSentinel on %s: %d health events in %s (%d stored before the start, %d inserted live)\n",
-			p.store.name(), p.mix.total(), p.store.describe(), p.mix.History, p.mix.Live)
+		_, _ = fmt.Fprintf(out, "NVSentinel on %s: %d health events (%d stored before the start, %d inserted live) in %s\n",
+			p.store.name(), p.mix.total(), p.mix.History, p.mix.Live, p.store.describe())
 		_, _ = fmt.Fprintf(out, "  %s → event_metadata → %s → %s (structured, oidc_client) → sink %s\n", p.receiver(), p.filter(), p.exporter(), p.sinkURL)
 	}
 	_, _ = fmt.Fprintf(out, "Collector: %s --config %s\n", d.o.Collector, d.path("config.yaml"))

@@ -56,11 +56,11 @@ func TestRun(t *testing.T) {
 		},
 	}
 	if withPostgres {
-		for _, store := range []string{"NVSentinel on PostgreSQL", "NVSentinel on MongoDB"} {
+		for store, live := range map[string]string{"NVSentinel on PostgreSQL": "changelog", "NVSentinel on MongoDB": "change stream"} {
 			want[store] = map[string]int64{
 				"health events read":                       60,
 				"backfilled (stored before the start)":     30,
-				"live (change stream / changelog)":         30,
+				"live (" + live + ")":                      30,
 				"filtered: recommended action NONE":        10,
 				"delivered":                                49,
 				"dead-lettered: refused by the sink (400)": 1,
@@ -69,7 +69,7 @@ func TestRun(t *testing.T) {
 				"events in dead-letter files":              1,
 			}
 		}
-		if !strings.Contains(out.String(), "MongoDB (courier-mongo, a one-member replica set; TLS, X.509 client certificate)") {
+		if !strings.Contains(out.String(), "courier-mongo, a one-member replica set over TLS with an X.509 client certificate") {
 			t.Error("the demo does not say that MongoDB runs over TLS with a client certificate")
 		}
 	} else if !strings.Contains(out.String(), "apt-get install postgresql") || !strings.Contains(out.String(), "make mongo") {

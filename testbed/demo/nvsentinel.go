@@ -36,6 +36,8 @@ type nvStore interface {
 	kind() string
 	// name is the datastore's name: PostgreSQL or MongoDB.
 	name() string
+	// live names what brings the receiver new events.
+	live() string
 	// describe says what runs it, for the demo's first lines.
 	describe() string
 	// insert inserts n health events the way NVSentinel's platform
@@ -96,6 +98,7 @@ func startNVSentinelDB(ctx context.Context) (nvStore, error) {
 
 func (db *nvsentinelDB) kind() string     { return "Postgres" }
 func (db *nvsentinelDB) name() string     { return "PostgreSQL" }
+func (db *nvsentinelDB) live() string     { return "changelog" }
 func (db *nvsentinelDB) describe() string { return "a throwaway PostgreSQL" }
 
 func (db *nvsentinelDB) Close() { db.server.Close() }

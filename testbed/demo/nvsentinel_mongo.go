@@ -42,8 +42,9 @@ func startNVSentinelMongo(ctx context.Context, bin, dir string) (nvStore, error)
 
 func (m *nvsentinelMongo) kind() string { return "Mongo" }
 func (m *nvsentinelMongo) name() string { return "MongoDB" }
+func (m *nvsentinelMongo) live() string { return "change stream" }
 func (m *nvsentinelMongo) describe() string {
-	return "MongoDB (courier-mongo, a one-member replica set; TLS, X.509 client certificate)"
+	return "courier-mongo, a one-member replica set over TLS with an X.509 client certificate"
 }
 
 func (m *nvsentinelMongo) Close() {

@@ -191,7 +191,7 @@ func (p *nvPipeline) section(m metrics, deadLetterLines int64) Section {
 				From: ds + "events_emitted + events_rejected", kind: kindRead},
 			{What: "backfilled (stored before the start)", Got: m.sum(ds+"backfill.events", "receiver", rcv), Want: int64(n.History),
 				From: ds + "backfill.events"},
-			{What: "live (change stream / changelog)", Got: m.sum(ds+"events_emitted", "receiver", rcv) - m.sum(ds+"backfill.events", "receiver", rcv), Want: int64(n.Live),
+			{What: "live (" + p.store.live() + ")", Got: m.sum(ds+"events_emitted", "receiver", rcv) - m.sum(ds+"backfill.events", "receiver", rcv), Want: int64(n.Live),
 				From: ds + "events_emitted - backfill.events"},
 			{What: "filtered: recommended action NONE", Got: m.sum("courier.cel_filter.dropped", "processor", flt), Want: int64(n.filtered()),
 				From: "courier.cel_filter.dropped", kind: kindDropped},
