@@ -219,7 +219,7 @@ func (d *demo) prepareNVSentinel(ctx context.Context) error {
 		return nil
 	}
 	if err := pgtest.Available(); err != nil {
-		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipelines (PostgreSQL, MongoDB): skipped, PostgreSQL is not installed; to add both: %s, then `make mongo`.\n", pgtest.InstallHint)
+		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipelines (PostgreSQL, MongoDB): skipped, PostgreSQL is not installed; to add both: %s (courier-mongo, MongoDB's stand-in, keeps its data in PostgreSQL too).\n", pgtest.InstallHint)
 		return nil
 	}
 	if err := os.WriteFile(d.path("client-secret"), []byte(clientSecret+"\n"), 0o600); err != nil {

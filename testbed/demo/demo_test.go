@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(out.String(), "courier-mongo, a one-member replica set over TLS with an X.509 client certificate") {
 			t.Error("the demo does not say that MongoDB runs over TLS with a client certificate")
 		}
-	} else if !strings.Contains(out.String(), "apt-get install postgresql") || !strings.Contains(out.String(), "make mongo") {
+	} else if !strings.Contains(out.String(), "apt-get install postgresql") || !strings.Contains(out.String(), "courier-mongo") {
 		t.Error("without PostgreSQL the demo does not say in one line how to add both datastores")
 	}
 	if len(sum.Sections) != len(want) {
