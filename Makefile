@@ -100,15 +100,17 @@ courier-config: ## Build bin/courier-config, the Omniverse / NVSentinel config t
 build: $(COURIER_BINARY) courier-config ## Build distributions/otelcol-courier/otelcol-courier with the collector builder, and bin/courier-config
 
 # `make run` is the demo (cmd/courier-demo, testbed/demo): sample Omniverse
-# logs and, where PostgreSQL is installed, NVSentinel events, through the
-# built collector to an in-process sink, ending with a checked summary.
+# logs and, where PostgreSQL is installed, NVSentinel events in PostgreSQL
+# and in MongoDB (courier-mongo, the replica-set stand-in: `make mongo`),
+# through the built collector to in-process sinks, ending with a checked
+# summary.
 # RUN_FLAGS go to the demo, e.g. RUN_FLAGS=-keep.
 RUN_CONFIG ?= $(DIST_DIR)/config.yaml
 RUN_FLAGS  ?=
 
 .PHONY: run
-run: $(COURIER_BINARY) ## Build, then run the demo: Courier's real job on sample data, ending with a checked summary (RUN_FLAGS=-keep keeps its files)
-	$(GO) run ./cmd/courier-demo -collector $(COURIER_BINARY) $(RUN_FLAGS)
+run: $(COURIER_BINARY) mongo ## Build, then run the demo: Courier's real job on sample data, ending with a checked summary (RUN_FLAGS=-keep keeps its files)
+	$(GO) run ./cmd/courier-demo -collector $(COURIER_BINARY) -mongo $(COURIER_MONGO) $(RUN_FLAGS)
 
 .PHONY: run-collector
 run-collector: $(COURIER_BINARY) ## Build, then run the collector alone with RUN_CONFIG (default: the distribution's config.yaml)
@@ -241,7 +243,7 @@ BENCH_RESULTS   := $(BENCH_DIR)/results.txt
 BENCH_REPORT    := $(GO) run ./cmd/courier-bench-report
 
 .PHONY: bench
-bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
+bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker mongo ## Run the benchmarks (BENCH_PKGS, BENCH_FILTER) and write bench/REPORT.md and its charts
 	@mkdir -p $(BENCH_DIR)
 	@pkgs=$$($(GO) list $(BENCH_PKGS)); \
 	micro=$$(grep -v '/testbed/' <<< "$$pkgs" || true); \
@@ -255,7 +257,7 @@ bench: $(COURIER_BINARY) $(BENCHSTAT) kafka-broker ## Run the benchmarks (BENCH_
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$micro 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	if [[ -n "$$e2e" ]]; then \
-		COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
+		COURIER_BINARY=$(COURIER_BINARY) COURIER_KAFKA_BROKER_BINARY=$(KAFKA_BROKER) COURIER_MONGO_BINARY=$(COURIER_MONGO) $(GO) test -p 1 -run '^$$' -bench '$(BENCH_FILTER)' -benchtime 1x -count $(BENCH_E2E_COUNT) \
 			-timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$e2e 2>&1 | tee -a "$$results" || status=$$?; \
 	fi; \
 	cp "$$results" $(BENCH_RESULTS); \

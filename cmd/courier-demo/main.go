@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/courier-otel/courier/testbed/demo"
+	"github.com/courier-otel/courier/testbed/mongoproc"
 )
 
 func main() {
@@ -25,13 +26,22 @@ func main() {
 	collector := flag.String("collector", defaultBinary, "the otelcol-courier binary (default $COURIER_BINARY)")
 	keep := flag.Bool("keep", false, "keep the work directory: config, logs, schemas, dead letters, the collector's log")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up when the events are not all accounted for after this long")
-	noPostgres := flag.Bool("no-postgres", false, "leave the NVSentinel pipeline out even where PostgreSQL is installed")
+	noPostgres := flag.Bool("no-postgres", false, "leave the NVSentinel pipelines (PostgreSQL, MongoDB) out even where PostgreSQL is installed")
+	defaultMongo := os.Getenv(mongoproc.EnvBinary)
+	if defaultMongo == "" {
+		defaultMongo = filepath.Join(".tools", "courier-mongo")
+	}
+	mongoBin := flag.String("mongo", defaultMongo, "courier-mongo, the MongoDB stand-in (`make mongo`), for the NVSentinel pipeline on MongoDB (default $"+mongoproc.EnvBinary+")")
 	flag.Parse()
 
 	bin, err := filepath.Abs(*collector)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	mongo := ""
+	if _, err := os.Stat(*mongoBin); err == nil {
+		mongo, _ = filepath.Abs(*mongoBin)
 	}
 	// Ctrl-C cancels the run; Run then stops the collector and PostgreSQL
 	// and removes its files before returning.
@@ -43,12 +53,13 @@ func main() {
 		Keep:       *keep,
 		Timeout:    *timeout,
 		NoPostgres: *noPostgres,
+		Mongo:      mongo,
 		Live:       fi != nil && fi.Mode()&os.ModeCharDevice != 0,
 	})
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "\ninterrupted: the collector and PostgreSQL are stopped, the demo's files removed")
+		fmt.Fprintln(os.Stderr, "\ninterrupted: the collector and the datastores are stopped, the demo's files removed")
 		os.Exit(130)
 	default:
 		fmt.Fprintf(os.Stderr, "courier-demo: %v\n", err)

@@ -3,10 +3,12 @@
 // log files with a known mix of events (valid, schema-violating,
 // unconsented, old, too large, torn), approved schemas as a zip and a
 // privacy file; starts the reference CloudEvents sink and the token server
-// in-process; where PostgreSQL is installed, fills a throwaway NVSentinel
-// database; runs the built otelcol-courier on both; and, once every event
-// is accounted for, checks the collector's own metrics and the sink's
-// counts against what it wrote.
+// in-process; where PostgreSQL is installed, fills NVSentinel's datastores:
+// a throwaway PostgreSQL and MongoDB (courier-mongo, the replica-set
+// stand-in, over TLS with an X.509 client certificate); runs the built
+// otelcol-courier on all of them; and, once every event is accounted for,
+// checks the collector's own metrics and the sinks' counts against what it
+// wrote.
 package demo
 
 import (
@@ -52,9 +54,12 @@ type Options struct {
 	// Timeout bounds the wait for every event to be accounted for, from
 	// the collector's start; 0: 2 minutes.
 	Timeout time.Duration
-	// NoPostgres leaves the NVSentinel pipeline out even where PostgreSQL
-	// is installed.
+	// NoPostgres leaves the NVSentinel pipelines out even where PostgreSQL
+	// is installed (MongoDB's stand-in keeps its data in PostgreSQL too).
 	NoPostgres bool
+	// Mongo is courier-mongo (`make mongo`), for the NVSentinel pipeline
+	// on MongoDB; empty: that pipeline is left out, saying so.
+	Mongo string
 	// Out receives the progress and the summary; nil: os.Stdout.
 	Out io.Writer
 	// Live refreshes the progress line in place (Out is a terminal);
@@ -104,18 +109,17 @@ type demo struct {
 	o    Options
 	work string
 	omni omniverseMix
-	nv   *nvsentinelMix // nil: no NVSentinel pipeline
+	nv   []*nvPipeline // NVSentinel on PostgreSQL, on MongoDB: those that run
 
-	tokens             *tokenserver.Server
-	tokenURL           string
-	omniSink, nvSink   *sink.Sink
-	anonymousAtSink    atomic.Int64
-	db                 *nvsentinelDB
-	metricsURL         string
-	healthURL          string
-	collector          *collector
-	closers            []func()
-	omniURL, nvSinkURL string
+	tokens          *tokenserver.Server
+	tokenURL        string
+	omniSink        *sink.Sink
+	anonymousAtSink atomic.Int64
+	metricsURL      string
+	healthURL       string
+	collector       *collector
+	closers         []func()
+	omniURL         string
 }
 
 func (d *demo) close() {
@@ -171,7 +175,7 @@ func (d *demo) prepare(ctx context.Context) error {
 		return fmt.Errorf("write structured logs: %w", err)
 	}
 
-	if err := d.preparePostgres(ctx); err != nil {
+	if err := d.prepareNVSentinel(ctx); err != nil {
 		return err
 	}
 
@@ -192,11 +196,12 @@ func (d *demo) prepare(ctx context.Context) error {
 		"PrivacyFile":      d.path("privacy.toml"),
 		"OmniverseSinkURL": d.omniURL,
 		"DeadLetterDir":    d.path("dead-letter"),
-		"NVSentinel":       d.nv != nil,
+		"NVSentinel":       len(d.nv) > 0,
+		"Postgres":         nil,
+		"Mongo":            nil,
 	}
-	if d.nv != nil {
-		vars["PostgresDSN"] = d.db.dsn
-		vars["NVSentinelSinkURL"] = d.nvSinkURL
+	for _, p := range d.nv {
+		vars[p.store.kind()] = p.templateVars()
 	}
 	var cfg bytes.Buffer
 	if err := template.Must(template.New("config").Option("missingkey=error").Parse(configTemplate)).Execute(&cfg, vars); err != nil {
@@ -205,43 +210,49 @@ func (d *demo) prepare(ctx context.Context) error {
 	return os.WriteFile(d.path("config.yaml"), cfg.Bytes(), 0o600)
 }
 
-// preparePostgres starts the NVSentinel side where PostgreSQL's server
-// binaries are installed, and inserts the history the backfill exports.
-func (d *demo) preparePostgres(ctx context.Context) error {
+// prepareNVSentinel starts NVSentinel's datastores where PostgreSQL's
+// server binaries are installed (PostgreSQL itself, and MongoDB's stand-in
+// over one), with a sink each, and inserts the history the backfills
+// export.
+func (d *demo) prepareNVSentinel(ctx context.Context) error {
 	if d.o.NoPostgres {
 		return nil
 	}
 	if err := pgtest.Available(); err != nil {
-		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL is not installed; to add it: %s.\n", pgtest.InstallHint)
+		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipelines (PostgreSQL, MongoDB): skipped, PostgreSQL is not installed; to add both: %s (courier-mongo, MongoDB's stand-in, keeps its data in PostgreSQL too).\n", pgtest.InstallHint)
 		return nil
 	}
-	db, err := startNVSentinelDB(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, PostgreSQL did not start: %v\n", err)
-		return nil
-	}
-	d.db = db
-	d.closers = append(d.closers, db.Close)
 	if err := os.WriteFile(d.path("client-secret"), []byte(clientSecret+"\n"), 0o600); err != nil {
 		return err
 	}
-	d.nvSink = sink.New(sink.Config{Path: "/v1/health-events", Authorize: d.tokens.Valid})
-	nvSrv, err := sink.Serve(d.nvSink, "127.0.0.1:0")
-	if err != nil {
-		return err
+	stores := []func(context.Context) (nvStore, error){
+		startNVSentinelDB,
+		func(ctx context.Context) (nvStore, error) { return startNVSentinelMongo(ctx, d.o.Mongo, d.work) },
 	}
-	d.closers = append(d.closers, func() { _ = nvSrv.Close() })
-	d.nvSinkURL = nvSrv.URL
-
-	m := defaultNVSentinelMix()
-	start := time.Now().Add(-time.Hour)
-	if err := db.insert(ctx, m.History, m.NoAction, 0, func(i int) time.Time { return start.Add(time.Duration(i) * time.Minute) }, nil); err != nil {
-		return fmt.Errorf("insert NVSentinel history: %w", err)
+	for _, start := range stores {
+		store, err := start(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			_, _ = fmt.Fprintf(d.o.Out, "NVSentinel pipeline: skipped, %v\n", err)
+			continue
+		}
+		d.closers = append(d.closers, store.Close)
+		p := &nvPipeline{store: store, mix: defaultNVSentinelMix()}
+		p.sink = sink.New(sink.Config{Path: "/v1/health-events", Authorize: d.tokens.Valid})
+		srv, err := sink.Serve(p.sink, "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		d.closers = append(d.closers, func() { _ = srv.Close() })
+		p.sinkURL = srv.URL
+		start := time.Now().Add(-time.Hour)
+		if err := store.insert(ctx, p.mix.History, p.mix.NoAction, 0, func(i int) time.Time { return start.Add(time.Duration(i) * time.Minute) }, nil); err != nil {
+			return fmt.Errorf("insert NVSentinel history into %s: %w", store.name(), err)
+		}
+		d.nv = append(d.nv, p)
 	}
-	d.nv = &m
 	return nil
 }
 
@@ -250,10 +261,10 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	_, _ = fmt.Fprintf(out, "Omniverse: %d events in %s, approved schemas in approved-schemas.zip, consent in privacy.toml\n",
 		d.omni.lines(), d.path("logs"))
 	_, _ = fmt.Fprintf(out, "  structured_log → schema_validation → old_events → cloudevents (jsonl, auth_token) → sink %s\n", d.omniURL)
-	if d.nv != nil {
-		_, _ = fmt.Fprintf(out, "NVSentinel: %d health events in a throwaway PostgreSQL (%d stored before the start, %d inserted live)\n",
-			d.nv.total(), d.nv.History, d.nv.Live)
-		_, _ = fmt.Fprintf(out, "  datastore → event_metadata → cel_filter → cloudevents (structured, oidc_client) → sink %s\n", d.nvSinkURL)
+	for _, p := range d.nv {
+		_, _ = fmt.Fprintf(out, "NVSentinel on %s: %d health events (%d stored before the start, %d inserted live) in %s\n",
+			p.store.name(), p.mix.total(), p.mix.History, p.mix.Live, p.store.describe())
+		_, _ = fmt.Fprintf(out, "  %s → event_metadata → %s → %s (structured, oidc_client) → sink %s\n", p.receiver(), p.filter(), p.exporter(), p.sinkURL)
 	}
 	_, _ = fmt.Fprintf(out, "Collector: %s --config %s\n", d.o.Collector, d.path("config.yaml"))
 
@@ -305,9 +316,9 @@ const liveFor = 3 * time.Second
 // applications' log lines and, in small transactions, NVSentinel's health
 // events (the last one poison: the sink refuses it). The channel gets the
 // first error, or is closed when all is written; Run waits for the
-// writers before it stops PostgreSQL.
+// writers before it stops the datastores.
 func (d *demo) feed(ctx context.Context) <-chan error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 1+len(d.nv))
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -316,12 +327,12 @@ func (d *demo) feed(ctx context.Context) <-chan error {
 			errc <- fmt.Errorf("write structured logs: %w", err)
 		}
 	}()
-	if d.nv != nil {
+	for _, p := range d.nv {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.insertLive(ctx); err != nil {
-				errc <- fmt.Errorf("insert NVSentinel events: %w", err)
+			if err := d.insertLive(ctx, p); err != nil {
+				errc <- fmt.Errorf("insert NVSentinel events into %s: %w", p.store.name(), err)
 			}
 		}()
 	}
@@ -344,14 +355,14 @@ func (d *demo) feed(ctx context.Context) <-chan error {
 	return out
 }
 
-func (d *demo) insertLive(ctx context.Context) error {
-	m := *d.nv
+func (d *demo) insertLive(ctx context.Context, p *nvPipeline) error {
+	m := p.mix
 	// Live events go in once the backfill has read the history: inserted
 	// earlier, the backfill would read them too (rightly: it reads what is
 	// stored until it hands over to the changelog), blurring the numbers.
 	client := &http.Client{Timeout: time.Second}
 	for {
-		if mt, err := scrape(ctx, client, d.metricsURL); err == nil && mt.sum("courier.datastore.backfill.events") >= int64(m.History) {
+		if mt, err := scrape(ctx, client, d.metricsURL); err == nil && mt.sum("courier.datastore.backfill.events", "receiver", p.receiver()) >= int64(m.History) {
 			break
 		}
 		select {
@@ -370,11 +381,11 @@ func (d *demo) insertLive(ctx context.Context) error {
 		if b == batches-1 {
 			n, poison = m.Live-b*(m.Live/batches), m.Poison
 		}
-		err := d.db.insert(ctx, n, noAction, poison, nil, func(ids []string) error {
+		err := p.store.insert(ctx, n, noAction, poison, nil, func(ids []string) error {
 			if len(ids) == 0 {
 				return nil
 			}
-			return d.nvSink.SetFaults(sink.Faults{RejectIDs: ids})
+			return p.sink.SetFaults(sink.Faults{RejectIDs: ids})
 		})
 		if err != nil {
 			return err

@@ -11,18 +11,28 @@ import (
 
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
+	"github.com/courier-otel/courier/testbed/mongoproc"
 )
 
 // TestRun runs the demo as `make run` does, against the built binary, and
 // checks the numbers of its summary: each kind of event reached its one
-// outcome, by the collector's own metrics and by the sink.
+// outcome, by the collector's own metrics and by the sink, on each
+// NVSentinel datastore (PostgreSQL, and MongoDB through courier-mongo over
+// TLS with an X.509 client certificate).
 func TestRun(t *testing.T) {
 	bin := testutil.CollectorBinary(t)
 	withPostgres := pgtest.Available() == nil
+	mongoBin := ""
+	if withPostgres {
+		var err error
+		if mongoBin, err = mongoproc.Binary(testutil.ModuleRoot(t), t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var out bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	sum, err := Run(ctx, Options{Collector: bin, Out: &out, Timeout: 90 * time.Second})
+	sum, err := Run(ctx, Options{Collector: bin, Mongo: mongoBin, Out: &out, Timeout: 2 * time.Minute})
 	t.Logf("demo output:\n%s", out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -46,18 +56,24 @@ func TestRun(t *testing.T) {
 		},
 	}
 	if withPostgres {
-		want["NVSentinel"] = map[string]int64{
-			"health events read":                       60,
-			"backfilled (stored before the start)":     30,
-			"filtered: recommended action NONE":        10,
-			"delivered":                                49,
-			"dead-lettered: refused by the sink (400)": 1,
-			"events at the sink":                       49,
-			"duplicates at the sink":                   0,
-			"events in dead-letter files":              1,
+		for store, live := range map[string]string{"NVSentinel on PostgreSQL": "changelog", "NVSentinel on MongoDB": "change stream"} {
+			want[store] = map[string]int64{
+				"health events read":                       60,
+				"backfilled (stored before the start)":     30,
+				"live (" + live + ")":                      30,
+				"filtered: recommended action NONE":        10,
+				"delivered":                                49,
+				"dead-lettered: refused by the sink (400)": 1,
+				"events at the sink":                       49,
+				"duplicates at the sink":                   0,
+				"events in dead-letter files":              1,
+			}
 		}
-	} else if !strings.Contains(out.String(), "apt-get install postgresql") {
-		t.Error("without PostgreSQL the demo does not say how to add it")
+		if !strings.Contains(out.String(), "courier-mongo, a one-member replica set over TLS with an X.509 client certificate") {
+			t.Error("the demo does not say that MongoDB runs over TLS with a client certificate")
+		}
+	} else if !strings.Contains(out.String(), "apt-get install postgresql") || !strings.Contains(out.String(), "courier-mongo") {
+		t.Error("without PostgreSQL the demo does not say in one line how to add both datastores")
 	}
 	if len(sum.Sections) != len(want) {
 		t.Errorf("%d sections, want %d", len(sum.Sections), len(want))

@@ -90,7 +90,7 @@ func (s *Summary) Mismatches() []string {
 }
 
 func firstWord(s string) string {
-	if i := strings.IndexAny(s, " :"); i > 0 {
+	if i := strings.Index(s, ":"); i > 0 {
 		return s[:i]
 	}
 	return s
@@ -131,7 +131,6 @@ func (d *demo) summary(m metrics) *Summary {
 		sl  = "courier.structured_log."
 		sv  = "courier.schema_validation."
 		ce  = "courier.cloudevents_exporter."
-		ds  = "courier.datastore."
 		sel = "sink"
 	)
 	o := d.omni
@@ -166,31 +165,44 @@ func (d *demo) summary(m metrics) *Summary {
 		},
 	}
 	s := &Summary{Sections: []Section{omni}}
-	if d.nv == nil {
-		return s
+	for _, p := range d.nv {
+		s.Sections = append(s.Sections, p.section(m, d.deadLetterLines(p.exporter())))
 	}
-	n := *d.nv
-	nst := d.nvSink.Stats()
+	return s
+}
+
+// section is the pipeline's part of the summary: metrics of its own
+// receiver, filter and exporter (their component labels), its sink.
+func (p *nvPipeline) section(m metrics, deadLetterLines int64) Section {
+	const (
+		ce  = "courier.cloudevents_exporter."
+		ds  = "courier.datastore."
+		sel = "sink"
+	)
+	n := p.mix
+	nst := p.sink.Stats()
 	want := int64(n.total() - n.filtered() - n.Poison)
-	s.Sections = append(s.Sections, Section{
-		Title:  "NVSentinel: datastore → event_metadata → cel_filter → cloudevents/nvsentinel",
+	rcv, flt, exp := p.receiver(), p.filter(), p.exporter()
+	return Section{
+		Title:  fmt.Sprintf("NVSentinel on %s: %s → event_metadata → %s → %s", p.store.name(), rcv, flt, exp),
 		Events: int64(n.total()),
 		Rows: []Row{
-			{What: "health events read", Got: m.sum(ds+"events_emitted") + m.sum(ds+"events_rejected"), Want: int64(n.total()),
+			{What: "health events read", Got: m.sum(ds+"events_emitted", "receiver", rcv) + m.sum(ds+"events_rejected", "receiver", rcv), Want: int64(n.total()),
 				From: ds + "events_emitted + events_rejected", kind: kindRead},
-			{What: "backfilled (stored before the start)", Got: m.sum(ds + "backfill.events"), Want: int64(n.History),
+			{What: "backfilled (stored before the start)", Got: m.sum(ds+"backfill.events", "receiver", rcv), Want: int64(n.History),
 				From: ds + "backfill.events"},
-			{What: "filtered: recommended action NONE", Got: m.sum("courier.cel_filter.dropped"), Want: int64(n.filtered()),
+			{What: "live (" + p.store.live() + ")", Got: m.sum(ds+"events_emitted", "receiver", rcv) - m.sum(ds+"backfill.events", "receiver", rcv), Want: int64(n.Live),
+				From: ds + "events_emitted - backfill.events"},
+			{What: "filtered: recommended action NONE", Got: m.sum("courier.cel_filter.dropped", "processor", flt), Want: int64(n.filtered()),
 				From: "courier.cel_filter.dropped", kind: kindDropped},
-			{What: "delivered", Got: m.sum(ce+"events.sent", "exporter", "cloudevents/nvsentinel"), Want: want,
+			{What: "delivered", Got: m.sum(ce+"events.sent", "exporter", exp), Want: want,
 				From: ce + "events.sent", kind: kindDelivered},
-			{What: "dead-lettered: refused by the sink (400)", Got: m.sum(ce+"events.dead_lettered", "exporter", "cloudevents/nvsentinel", "reason", "rejected"), Want: int64(n.Poison),
+			{What: "dead-lettered: refused by the sink (400)", Got: m.sum(ce+"events.dead_lettered", "exporter", exp, "reason", "rejected"), Want: int64(n.Poison),
 				From: ce + "events.dead_lettered{reason=rejected}", kind: kindDeadLettered},
 			{What: "events at the sink", Got: nst.Distinct, Want: want, From: sel},
 			{What: "duplicates at the sink", Got: nst.Duplicates, Want: 0, From: sel},
-			{What: "events in dead-letter files", Got: d.deadLetterLines("cloudevents/nvsentinel"), Want: int64(n.Poison),
-				From: "dead-letter/cloudevents_nvsentinel-*.jsonl"},
+			{What: "events in dead-letter files", Got: deadLetterLines, Want: int64(n.Poison),
+				From: "dead-letter/" + strings.ReplaceAll(exp, "/", "_") + "-*.jsonl"},
 		},
-	})
-	return s
+	}
 }

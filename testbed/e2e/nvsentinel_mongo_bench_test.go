@@ -42,10 +42,10 @@ func newMongoBench(b *testing.B) *mongoBench {
 		b.Fatal(err)
 	}
 	e.env = []string{
-		"COURIER_E2E_MONGODB_URI=" + m.uri,
-		"COURIER_E2E_MONGODB_CA=" + m.caFile,
-		"COURIER_E2E_MONGODB_CERT=" + m.clientCert,
-		"COURIER_E2E_MONGODB_KEY=" + m.clientKey,
+		"COURIER_E2E_MONGODB_URI=" + m.URI,
+		"COURIER_E2E_MONGODB_CA=" + m.CAFile,
+		"COURIER_E2E_MONGODB_CERT=" + m.CertFile,
+		"COURIER_E2E_MONGODB_KEY=" + m.KeyFile,
 		"COURIER_E2E_TOKEN_URL=" + tokens.url,
 		"COURIER_E2E_SECRET_FILE=" + secret,
 	}

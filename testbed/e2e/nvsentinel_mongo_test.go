@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,111 +20,58 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/courier-otel/courier/internal/authrefresh/authrefreshtest"
 	"github.com/courier-otel/courier/internal/jsontest"
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
+	"github.com/courier-otel/courier/testbed/loadgen"
+	"github.com/courier-otel/courier/testbed/mongoproc"
 )
 
-// EnvMongoBinary names the courier-mongo binary (`make test` builds it);
-// without it the test builds one.
-const EnvMongoBinary = "COURIER_MONGO_BINARY"
-
-func mongoBinary(t testing.TB) string {
-	t.Helper()
-	if bin := os.Getenv(EnvMongoBinary); bin != "" {
-		return bin
-	}
-	bin := filepath.Join(t.TempDir(), "courier-mongo")
-	cmd := exec.Command("go", "-C", filepath.Join(testutil.ModuleRoot(t), "testbed", "mongo"), "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building courier-mongo: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// mongoStandIn is courier-mongo as a process of its own, over TLS with
-// client certificates from its CA (as NVSentinel's in-cluster MongoDB),
-// keeping its data in a PostgreSQL of the test's, so that it can be killed
-// and restarted on the same data and address.
+// mongoStandIn is courier-mongo as a process of its own (mongoproc), over
+// TLS with client certificates from its CA (as NVSentinel's in-cluster
+// MongoDB), keeping its data in a PostgreSQL of the test's, so that it can
+// be killed and restarted on the same data and address. `make test` sets
+// COURIER_MONGO_BINARY; otherwise the test builds it.
 type mongoStandIn struct {
-	bin, dsn, addr, uri       string
-	caFile, certFile, keyFile string // the server's
-	clientCert, clientKey     string
-	cmd                       *exec.Cmd
+	*mongoproc.Server
+	dsn string
 }
 
 func startMongoStandIn(t testing.TB) *mongoStandIn {
 	t.Helper()
 	pg := pgtest.Start(t)
-	ca := authrefreshtest.NewCA(t)
-	dir := t.TempDir()
-	serverCert, serverKey := ca.Issue(t, "127.0.0.1", true)
-	clientCert, clientKey := ca.Issue(t, "nvsentinel event-exporter", false)
-	m := &mongoStandIn{
-		bin:        mongoBinary(t),
-		dsn:        pg.NewDB(t),
-		addr:       fmt.Sprintf("127.0.0.1:%d", testutil.FreePorts(t, 1)[0]),
-		caFile:     authrefreshtest.WriteFile(t, filepath.Join(dir, "ca.pem"), ca.CertPEM),
-		certFile:   authrefreshtest.WriteFile(t, filepath.Join(dir, "server.pem"), serverCert),
-		keyFile:    authrefreshtest.WriteFile(t, filepath.Join(dir, "server-key.pem"), serverKey),
-		clientCert: authrefreshtest.WriteFile(t, filepath.Join(dir, "client.pem"), clientCert),
-		clientKey:  authrefreshtest.WriteFile(t, filepath.Join(dir, "client-key.pem"), clientKey),
-	}
-	m.start(t)
-	t.Cleanup(m.kill)
-	return m
-}
-
-// start runs the stand-in and waits for its URI.
-func (m *mongoStandIn) start(t testing.TB) {
-	t.Helper()
-	m.cmd = exec.Command(m.bin, "-addr", m.addr, "-postgres", m.dsn,
-		"-tls-cert", m.certFile, "-tls-key", m.keyFile, "-tls-ca", m.caFile)
-	out, err := m.cmd.StdoutPipe()
+	dsn := pg.NewDB(t)
+	bin, err := mongoproc.Binary(testutil.ModuleRoot(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd.Stderr = os.Stderr
-	if err := m.cmd.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := mongoproc.Start(ctx, mongoproc.Options{Binary: bin, Dir: t.TempDir(), Postgres: dsn, Stderr: os.Stderr})
+	if err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("courier-mongo printed no URI: %v", err)
-	}
-	m.uri = strings.TrimSpace(line)
-	if !strings.HasPrefix(m.uri, "mongodb://"+m.addr+"/") {
-		t.Fatalf("courier-mongo's URI %q is not on %s", m.uri, m.addr)
-	}
+	t.Cleanup(s.Kill)
+	return &mongoStandIn{Server: s, dsn: dsn}
 }
 
 // kill stops the stand-in with SIGKILL.
-func (m *mongoStandIn) kill() {
-	if m.cmd != nil && m.cmd.Process != nil {
-		_ = m.cmd.Process.Kill()
-		_ = m.cmd.Wait()
+func (m *mongoStandIn) kill() { m.Kill() }
+
+// start runs the stand-in again on the same data and address.
+func (m *mongoStandIn) start(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := m.Restart(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func (m *mongoStandIn) client(t testing.TB) *mongo.Client {
 	t.Helper()
-	pair, err := tls.LoadX509KeyPair(m.clientCert, m.clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(m.caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := mongo.Connect(options.Client().ApplyURI(m.uri).
-		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}).
-		SetAuth(options.Credential{AuthMechanism: "MONGODB-X509", AuthSource: "$external"}).
-		SetServerSelectionTimeout(30 * time.Second))
+	c, err := m.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,22 +83,7 @@ func (m *mongoStandIn) client(t testing.TB) *mongo.Client {
 // it in MongoDB (SPEC.md A.2: the Go driver's default codec, lowercase
 // keys, enum integers, createdAt).
 func nvMongoDoc(id bson.ObjectID, node string, createdAt time.Time) bson.D {
-	return bson.D{
-		{Key: "_id", Value: id},
-		{Key: "createdAt", Value: createdAt},
-		{Key: "healthevent", Value: bson.D{
-			{Key: "version", Value: int64(1)}, {Key: "agent", Value: "gpu-health-monitor"},
-			{Key: "componentclass", Value: "GPU"}, {Key: "checkname", Value: "GpuXidError"},
-			{Key: "isfatal", Value: true}, {Key: "ishealthy", Value: false}, {Key: "message", Value: "XID error occurred"},
-			{Key: "recommendedaction", Value: int32(15)}, {Key: "errorcode", Value: bson.A{"79"}},
-			{Key: "entitiesimpacted", Value: bson.A{bson.D{{Key: "entitytype", Value: "GPU"}, {Key: "entityvalue", Value: "0"}}}},
-			{Key: "metadata", Value: bson.D{{Key: "trace_id", Value: "4bf92f3577b34da6a3ce929d0e0e4736"}}},
-			{Key: "generatedtimestamp", Value: bson.D{{Key: "seconds", Value: int64(1784025000)}, {Key: "nanos", Value: int32(123456789)}}},
-			{Key: "nodename", Value: node}, {Key: "quarantineoverrides", Value: nil}, {Key: "drainoverrides", Value: nil},
-			{Key: "processingstrategy", Value: int32(1)}, {Key: "id", Value: ""}, {Key: "customrecommendedaction", Value: ""},
-		}},
-		{Key: "healtheventstatus", Value: bson.D{{Key: "nodequarantined", Value: nil}}},
-	}
+	return loadgen.MongoDocument(id, pgtest.SampleEvent(node), createdAt)
 }
 
 // wantNVEvent is SPEC.md A.3's CloudEvent for nvMongoDoc.
@@ -293,10 +221,10 @@ func newMongoNV(t *testing.T) *mongoNV {
 		t.Fatal(err)
 	}
 	e.env = []string{
-		"COURIER_E2E_MONGODB_URI=" + m.uri,
-		"COURIER_E2E_MONGODB_CA=" + m.caFile,
-		"COURIER_E2E_MONGODB_CERT=" + m.clientCert,
-		"COURIER_E2E_MONGODB_KEY=" + m.clientKey,
+		"COURIER_E2E_MONGODB_URI=" + m.URI,
+		"COURIER_E2E_MONGODB_CA=" + m.CAFile,
+		"COURIER_E2E_MONGODB_CERT=" + m.CertFile,
+		"COURIER_E2E_MONGODB_KEY=" + m.KeyFile,
 		"COURIER_E2E_SINK_URL=" + e.sink.URL,
 		"COURIER_E2E_TOKEN_URL=" + tokens.url,
 		"COURIER_E2E_SECRET_FILE=" + secret,

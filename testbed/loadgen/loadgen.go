@@ -1,7 +1,8 @@
 // Package loadgen generates the testbed's load and keeps account of it:
 // structured log files written through pkg/structuredlog (WriteLogs) and
 // NVSentinel health events inserted into PostgreSQL with the real table,
-// trigger and document shapes (InsertHealthEvents). Each generator tells a
+// trigger and document shapes (InsertHealthEvents) or into MongoDB as
+// NVSentinel's platform connector stores them (InsertMongoHealthEvents). Each generator tells a
 // Recorder the id of every event it wrote and when the event became
 // readable (appended to a file, committed), so that a scenario can count
 // lost and duplicated events and measure write→sink latency. The command

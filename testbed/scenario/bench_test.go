@@ -21,6 +21,12 @@ import (
 //   - nvsentinel/rate=1000: the NVSentinel pipeline (testdata/nvsentinel.yaml)
 //     with one insert per transaction at 1,000/s for 5 s: insert→sink
 //     latency.
+//   - nvsentinel-mongodb/rate=1000: the same on MongoDB
+//     (testdata/nvsentinel_mongodb.yaml: courier-mongo, the replica-set
+//     stand-in, over TLS with X.509), one document per insert at 1,000/s
+//     for 5 s: insert→sink latency through the change stream. The
+//     stand-in (FerretDB over PostgreSQL) is the bound, not Courier: see
+//     testbed/mongo's README.
 //   - slow-sink/concurrency=N: the same pipeline in structured mode (one
 //     POST per event) into a sink that answers after 300 ms, with the
 //     exporter's concurrency fixed at N requests in flight
@@ -45,6 +51,14 @@ func BenchmarkScenario(b *testing.B) {
 			e := New(b, Options{Config: "testdata/nvsentinel.yaml", Postgres: true})
 			e.Start()
 			e.NVSentinel(loadgen.NVSentinelConfig{Rate: 1000}, 5*time.Second)
+			return e.Finish(time.Minute)
+		})
+	})
+	b.Run("nvsentinel-mongodb/rate=1000", func(b *testing.B) {
+		benchmark(b, func(b *testing.B) Result {
+			e := New(b, Options{Config: "testdata/nvsentinel_mongodb.yaml", Mongo: true})
+			e.Start()
+			e.NVSentinelMongo(loadgen.MongoConfig{Rate: 1000}, 5*time.Second)
 			return e.Finish(time.Minute)
 		})
 	})

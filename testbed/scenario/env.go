@@ -1,9 +1,11 @@
 // Package scenario runs the built otelcol-courier (testutil.CollectorBinary)
 // with a scenario's config against the testbed's reference sink, token
-// server and, when asked, a throwaway PostgreSQL with NVSentinel's schema;
-// drives load (package loadgen, in-process or as courier-load processes)
-// and faults (kill -9, sink outages and rejections, token revocation,
-// PostgreSQL restarts); and accounts for every event in a Result:
+// server and, when asked, a throwaway PostgreSQL with NVSentinel's schema
+// or MongoDB (courier-mongo, the replica-set stand-in, over TLS with an
+// X.509 client certificate, as NVSentinel's in-cluster MongoDB); drives load
+// (package loadgen, in-process or as courier-load processes) and faults
+// (kill -9, sink outages and rejections, token revocation, PostgreSQL and
+// MongoDB restarts, change stream faults); and accounts for every event in a Result:
 // throughput, the collector's CPU time and peak RSS, write→sink latency
 // percentiles, and lost and duplicated events. Events the scenario expects
 // to be dead-lettered are read back from the dead-letter files, never
@@ -15,6 +17,7 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,9 +27,13 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/internal/testutil"
 	"github.com/courier-otel/courier/testbed/loadgen"
+	"github.com/courier-otel/courier/testbed/mongoproc"
 	"github.com/courier-otel/courier/testbed/procstat"
 	"github.com/courier-otel/courier/testbed/sink"
 	"github.com/courier-otel/courier/testbed/tokenserver"
@@ -47,13 +54,19 @@ type Options struct {
 	// Config is the collector config file (testdata/<name>.yaml). It finds
 	// its surroundings in the environment: COURIER_SCENARIO_SINK_URL,
 	// _LOG_DIR, _STORAGE_DIR, _DEAD_LETTER_DIR, _HEALTH_PORT, _TOKEN_URL,
-	// _CLIENT_ID, _SECRET_FILE and, with Postgres, _PG_DSN.
+	// _CLIENT_ID, _SECRET_FILE and, with Postgres, _PG_DSN; with Mongo,
+	// _MONGODB_URI, _MONGODB_CA, _MONGODB_CERT and _MONGODB_KEY.
 	Config string
 	// Set are --set overrides of the config ("exporters::cloudevents::…=…").
 	Set []string
 	// Postgres starts a throwaway PostgreSQL and creates a database with
 	// NVSentinel's schema.
 	Postgres bool
+	// Mongo starts courier-mongo ($COURIER_MONGO_BINARY, or built) over
+	// TLS with X.509 client certificates, keeping its data in a throwaway
+	// PostgreSQL of the scenario's, so that it can be killed and restarted
+	// on the same data (MongoRestart).
+	Mongo bool
 	// Faults are the sink's faults from the start.
 	Faults sink.Faults
 	// Authorize makes the sink accept only the token server's live tokens:
@@ -77,6 +90,10 @@ type Env struct {
 	// Options.Postgres.
 	PG  *pgtest.Server
 	DSN string
+	// Mongo is the stand-in and HealthEvents NVSentinel's collection in
+	// it, with Options.Mongo.
+	Mongo        *mongoproc.Server
+	HealthEvents *mongo.Collection
 	// LogDir is where structured log loads write; the configs read it.
 	LogDir, storageDir, deadLetterDir string
 
@@ -129,6 +146,10 @@ func New(t testing.TB, o Options) *Env {
 		e.PG = pgtest.Start(t)
 		e.DSN = e.PG.NewDB(t)
 	}
+	var mongoEnv []string
+	if o.Mongo {
+		mongoEnv = e.startMongo()
+	}
 	health := testutil.FreePorts(t, 1)[0]
 	e.healthURL = fmt.Sprintf("http://127.0.0.1:%d/", health)
 	e.env = []string{
@@ -142,8 +163,65 @@ func New(t testing.TB, o Options) *Env {
 		"COURIER_SCENARIO_SECRET_FILE=" + secretFile,
 		"COURIER_SCENARIO_PG_DSN=" + e.DSN,
 	}
+	e.env = append(e.env, mongoEnv...)
 	t.Cleanup(e.stopLoads)
 	return e
+}
+
+// startMongo starts the stand-in over a database of its own and connects
+// to it as NVSentinel's modules do; it returns the collector's environment.
+func (e *Env) startMongo() []string {
+	t := e.t
+	t.Helper()
+	bin, err := mongoproc.Binary(testutil.ModuleRoot(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := mongoproc.Start(ctx, mongoproc.Options{Binary: bin, Dir: t.TempDir(), Postgres: pg.NewDB(t), Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Kill)
+	client, err := m.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	e.Mongo, e.HealthEvents = m, client.Database("nvsentinel").Collection("HealthEvents")
+	return []string{
+		"COURIER_SCENARIO_MONGODB_URI=" + m.URI,
+		"COURIER_SCENARIO_MONGODB_CA=" + m.CAFile,
+		"COURIER_SCENARIO_MONGODB_CERT=" + m.CertFile,
+		"COURIER_SCENARIO_MONGODB_KEY=" + m.KeyFile,
+	}
+}
+
+// MongoRestart kills the stand-in (SIGKILL) and starts it again on the
+// same data and address: connections drop, change stream cursors are gone.
+func (e *Env) MongoRestart() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.Mongo.Restart(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// MongoFault switches a change stream fault of the stand-in on for the
+// next times change stream commands (testbed/mongo's README):
+// "dropGetMore" or "stepDown".
+func (e *Env) MongoFault(fault string, times int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := e.HealthEvents.Database().Client().Database("admin").RunCommand(ctx,
+		bson.D{{Key: "courierFault", Value: fault}, {Key: "times", Value: times}}).Err()
+	if err != nil {
+		e.t.Fatalf("courierFault %s: %v", fault, err)
+	}
 }
 
 // onEvent is the sink's hook: it notes the first arrival of each id.

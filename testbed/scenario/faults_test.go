@@ -53,7 +53,8 @@ func kill9(t *testing.T, e *Env, kills int, outage bool) {
 // TestKill9 is DESIGN.md §4.1 with default settings: kill -9 under load
 // loses nothing, with the default memory queue (the checkpoints never
 // pass undelivered events) or a persistent queue (it keeps them), and on
-// the NVSentinel path (the resume token never passes them).
+// the NVSentinel path, on PostgreSQL and on MongoDB (the resume token never
+// passes them).
 func TestKill9(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -74,6 +75,13 @@ func TestKill9(t *testing.T) {
 		e := New(t, Options{Config: "testdata/nvsentinel.yaml", Postgres: true})
 		e.Start()
 		e.NVSentinel(loadgen.NVSentinelConfig{Rate: 300}, 3*time.Second)
+		kill9(t, e, 3, false)
+		e.Finish(deliveryTimeout)
+	})
+	t.Run("nvsentinel-mongodb", func(t *testing.T) {
+		e := New(t, Options{Config: "testdata/nvsentinel_mongodb.yaml", Mongo: true})
+		e.Start()
+		e.NVSentinelMongo(loadgen.MongoConfig{Rate: 300}, 3*time.Second)
 		kill9(t, e, 3, false)
 		e.Finish(deliveryTimeout)
 	})
@@ -118,6 +126,8 @@ func TestTokenExpiryStorm(t *testing.T) {
 	}{
 		{"oidc_client", Options{Config: "testdata/nvsentinel.yaml", Postgres: true},
 			func(e *Env) *Load { return e.NVSentinel(loadgen.NVSentinelConfig{Rate: 300}, 5*time.Second) }},
+		{"oidc_client-mongodb", Options{Config: "testdata/nvsentinel_mongodb.yaml", Mongo: true},
+			func(e *Env) *Load { return e.NVSentinelMongo(loadgen.MongoConfig{Rate: 300}, 5*time.Second) }},
 		{"auth_token", Options{Config: "testdata/logs_auth_token.yaml", Set: fastRetries},
 			func(e *Env) *Load { return e.Logs(loadgen.LogsConfig{Rate: 1000}, 5*time.Second) }},
 	} {
@@ -199,5 +209,38 @@ func TestPoisonEvents(t *testing.T) {
 	if after.Events != before.Events || after.Rejected != before.Rejected {
 		t.Fatalf("after a restart: %d events delivered again, %d requests rejected again",
 			after.Events-before.Events, after.Rejected-before.Rejected)
+	}
+}
+
+// TestMongoRestart: MongoDB (the stand-in) is killed with SIGKILL and
+// restarted on the same data and address under load, twice; the inserts
+// resume, the receiver reconnects and resumes its change stream from its
+// token, and nothing is lost.
+func TestMongoRestart(t *testing.T) {
+	e := New(t, Options{Config: "testdata/nvsentinel_mongodb.yaml", Mongo: true})
+	e.Start()
+	e.NVSentinelMongo(loadgen.MongoConfig{Rate: 300}, 5*time.Second)
+	time.Sleep(time.Second)
+	e.MongoRestart()
+	time.Sleep(1500 * time.Millisecond)
+	e.MongoRestart()
+	e.Finish(deliveryTimeout)
+}
+
+// TestMongoChangeStreamFaults: under load, the change stream's getMore
+// connections are dropped without an answer, then the primary steps down
+// (PrimarySteppedDown, labelled ResumableChangeStreamError), several times
+// each; the driver resumes from its token each time and nothing is lost.
+func TestMongoChangeStreamFaults(t *testing.T) {
+	e := New(t, Options{Config: "testdata/nvsentinel_mongodb.yaml", Mongo: true})
+	e.Start()
+	e.NVSentinelMongo(loadgen.MongoConfig{Rate: 300}, 4*time.Second)
+	time.Sleep(time.Second)
+	e.MongoFault("dropGetMore", 3)
+	time.Sleep(time.Second)
+	e.MongoFault("stepDown", 3)
+	r := e.Finish(deliveryTimeout)
+	if r.Duplicates != 0 {
+		t.Errorf("%d duplicates: resuming from the token must not send events again", r.Duplicates)
 	}
 }

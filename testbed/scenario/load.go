@@ -90,6 +90,13 @@ func (e *Env) NVSentinel(cfg loadgen.NVSentinelConfig, d time.Duration) *Load {
 	return e.start(d, func(ctx context.Context) error { return loadgen.InsertHealthEvents(ctx, cfg, &e.Written) })
 }
 
+// NVSentinelMongo inserts health events into the scenario's MongoDB
+// (cfg.Collection is set), in this process, for at most d.
+func (e *Env) NVSentinelMongo(cfg loadgen.MongoConfig, d time.Duration) *Load {
+	cfg.Collection = e.HealthEvents
+	return e.start(d, func(ctx context.Context) error { return loadgen.InsertMongoHealthEvents(ctx, cfg, &e.Written) })
+}
+
 // LogsProcesses runs n courier-load processes writing structured logs
 // into LogDir, each with cfg (so with the same file names they share the
 // files under structuredlog's locks), for at most d each; stopping the

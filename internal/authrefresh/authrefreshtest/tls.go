@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -29,9 +30,26 @@ type CA struct {
 // NewCA creates a CA valid for one hour.
 func NewCA(t testing.TB) *CA {
 	t.Helper()
-	key := newKey(t)
+	ca, err := GenerateCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// GenerateCA is NewCA for code outside tests (the demo): a CA valid for
+// one hour, or an error.
+func GenerateCA() (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          sn,
 		Subject:               pkix.Name{CommonName: "courier test CA"},
 		NotBefore:             time.Now().Add(-time.Minute),
 		NotAfter:              time.Now().Add(time.Hour),
@@ -41,13 +59,13 @@ func NewCA(t testing.TB) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatalf("create CA certificate: %v", err)
+		return nil, fmt.Errorf("create CA certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("parse CA certificate: %v", err)
+		return nil, fmt.Errorf("parse CA certificate: %w", err)
 	}
-	return &CA{cert: cert, key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &CA{cert: cert, key: key, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
 // Pool is a pool holding only the CA.
@@ -62,9 +80,25 @@ func (ca *CA) Pool() *x509.CertPool {
 // certificate.
 func (ca *CA) Issue(t testing.TB, commonName string, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key := newKey(t)
+	certPEM, keyPEM, err := ca.IssuePEM(commonName, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, keyPEM
+}
+
+// IssuePEM is Issue for code outside tests.
+func (ca *CA) IssuePEM(commonName string, server bool) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, err
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(t),
+		SerialNumber: sn,
 		Subject:      pkix.Name{CommonName: commonName},
 		NotBefore:    time.Now().Add(-time.Minute),
 		NotAfter:     time.Now().Add(time.Hour),
@@ -78,14 +112,14 @@ func (ca *CA) Issue(t testing.TB, commonName string, server bool) (certPEM, keyP
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
-		t.Fatalf("issue certificate: %v", err)
+		return nil, nil, fmt.Errorf("issue certificate: %w", err)
 	}
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		t.Fatalf("marshal key: %v", err)
+		return nil, nil, fmt.Errorf("marshal key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
 }
 
 // ServerTLS is a server configuration with a certificate from the CA; with
@@ -127,20 +161,10 @@ func WriteFile(t testing.TB, path string, data []byte) string {
 	return path
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("generate key: %v", err)
-	}
-	return key
-}
-
-func serial(t testing.TB) *big.Int {
-	t.Helper()
+func serial() (*big.Int, error) {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		t.Fatalf("serial number: %v", err)
+		return nil, fmt.Errorf("serial number: %w", err)
 	}
-	return n
+	return n, nil
 }
