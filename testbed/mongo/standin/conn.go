@@ -159,6 +159,13 @@ func (c *conn) command(h wire.Header, msg []byte, m wire.Msg) error {
 		if doc, ok := c.s.killCursors(body); ok {
 			return c.reply(h, m, doc)
 		}
+	case "find":
+		if doc, ok, err := c.s.finder.Find(ctx, body); err != nil {
+			c.s.logger.Info("find by SQL failed; FerretDB answers", "error", err)
+		} else if ok {
+			c.s.sqlFinds.Add(1)
+			return c.reply(h, m, doc)
+		}
 	case "update", "findAndModify":
 		c.s.repl.note(body, m.Sequences)
 	}
