@@ -45,16 +45,28 @@ type Finder struct {
 	pool *pgxpool.Pool
 
 	mu      sync.Mutex
-	indexed map[string]bool // "schema.table.field" whose indexes exist
+	indexed map[string]bool   // "schema.table.field" whose indexes exist
+	tables  map[string]string // "db.coll" → its table
 }
 
 // Open connects to FerretDB's PostgreSQL database.
 func Open(ctx context.Context, dsn string) (*Finder, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlfind: %w", err)
+	}
+	// The pool only runs these reads, which must walk the index in key
+	// order and stop at the limit: without statistics on the expression
+	// (a table just filled) the planner takes a range to be small and
+	// sorts all of it, which is the whole history for a backfill page.
+	for _, p := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
+		cfg.ConnConfig.RuntimeParams[p] = "off"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlfind: connect: %w", err)
 	}
-	return &Finder{pool: pool, indexed: map[string]bool{}}, nil
+	return &Finder{pool: pool, indexed: map[string]bool{}, tables: map[string]string{}}, nil
 }
 
 // Close closes the pool.
@@ -305,12 +317,16 @@ func (f *Finder) Find(ctx context.Context, body bsoncore.Document) (reply bsonco
 	tbl := pgx.Identifier{q.db, table}.Sanitize()
 	var odd bool
 	if err := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tbl+` WHERE `+oddPred(q.field)+`)`).Scan(&odd); err != nil {
+		f.forget(q.db, q.coll)
 		return nil, false, err
 	}
 	if odd {
 		return nil, false, nil // F holds an array somewhere: element-wise matching
 	}
 	docs, ok, err := f.read(ctx, q, tbl)
+	if err != nil {
+		f.forget(q.db, q.coll) // the collection may have been dropped
+	}
 	if err != nil || !ok {
 		return nil, false, err
 	}
@@ -484,8 +500,45 @@ func reply1(q query, docs []bsoncore.Document) bsoncore.Document {
 	return bsoncore.NewDocumentBuilder().AppendDocument("cursor", cur).AppendDouble("ok", 1).Build()
 }
 
-// table returns the PostgreSQL table of a collection.
+// forget drops a collection's cached table and indexes.
+func (f *Finder) forget(db, coll string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.tables[db+"."+coll]; ok {
+		delete(f.tables, db+"."+coll)
+		for k := range f.indexed {
+			if strings.HasPrefix(k, db+"."+t+".") {
+				delete(f.indexed, k)
+			}
+		}
+	}
+}
+
+// table returns the PostgreSQL table of a collection. A collection keeps
+// its table until dropped, when a query on it fails and forget runs.
 func (f *Finder) table(ctx context.Context, db, coll string) (string, bool, error) {
+	f.mu.Lock()
+	t, ok := f.tables[db+"."+coll]
+	f.mu.Unlock()
+	if ok {
+		return t, true, nil
+	}
+	t, ok, err := f.lookupTable(ctx, db, coll)
+	if ok {
+		f.mu.Lock()
+		if len(f.tables) >= maxTables {
+			clear(f.tables)
+		}
+		f.tables[db+"."+coll] = t
+		f.mu.Unlock()
+	}
+	return t, ok, err
+}
+
+// maxTables bounds the cache of tables.
+const maxTables = 10_000
+
+func (f *Finder) lookupTable(ctx context.Context, db, coll string) (string, bool, error) {
 	var t string
 	err := f.pool.QueryRow(ctx, `SELECT _jsonb->>'table' FROM `+pgx.Identifier{db, "_ferretdb_database_metadata"}.Sanitize()+
 		` WHERE _jsonb->>'_id' = $1`, coll).Scan(&t)
