@@ -272,9 +272,9 @@ func (l *Log) Read(ctx context.Context, db, coll string, after int64, limit int)
 	var out []Entry
 	for rows.Next() {
 		var (
-			e        Entry
-			t, i     int64
-			op       byte
+			e    Entry
+			t, i int64
+			op   byte
 		)
 		// NULL scans as a nil slice.
 		if err := rows.Scan(&e.Seq, &t, &i, &e.Wall, &op, &e.DB, &e.Coll, &e.Old, &e.New); err != nil {

@@ -351,8 +351,8 @@ const (
 	idText = `(_jsonb->>'_id') COLLATE "C"`
 )
 
-// read runs the query; ok is false when the answer is left to FerretDB.
-func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore.Document, ok bool, err error) {
+// where is the query's filter in SQL, with its arguments.
+func (q query) where() (string, []any) {
 	k := key(q.field)
 	var where []string
 	var args []any
@@ -368,13 +368,7 @@ func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore
 	if q.hi != nil {
 		where = append(where, k+map[bool]string{true: " <= ", false: " < "}[q.hiIncl]+arg(*q.hi))
 	}
-	dir := map[bool]string{true: " DESC", false: ""}[q.desc]
-	var order string
-	inGo := false // the whole group is read and ordered here
-	switch {
-	case !q.sortID:
-		order = k + dir
-	case q.idOp != "":
+	if q.idOp != "" {
 		// A bound of one type matches that type only (type bracketing),
 		// whose order is the text's byte order.
 		t, v := "string", q.id.StringValue
@@ -382,13 +376,35 @@ func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore
 			t, v = "objectId", func() string { o := q.id.ObjectID(); return hex.EncodeToString(o[:]) }
 		}
 		where = append(where, idType+" = "+arg(t), idText+" "+q.idOp+" "+arg(v()))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// read runs the query; ok is false when the answer is left to FerretDB.
+func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore.Document, ok bool, err error) {
+	k := key(q.field)
+	where, args := q.where()
+	dir := map[bool]string{true: " DESC", false: ""}[q.desc]
+	var order string
+	inGo := false // the whole group is read and ordered here
+	switch {
+	case !q.sortID:
+		order = k + dir
+	case q.idOp != "":
 		order = idText + dir
 	default:
 		inGo = true // _ids of several types may share the group
 	}
-	sql := `SELECT _jsonb::text FROM ` + tbl + ` WHERE ` + strings.Join(where, " AND ")
-	if !inGo {
-		sql += ` ORDER BY ` + order + fmt.Sprintf(` OFFSET %d LIMIT %d`, q.skip, q.limit)
+	sql := `SELECT _jsonb::text FROM ` + tbl + ` WHERE ` + where
+	switch {
+	case inGo:
+	case q.skip > 0:
+		// The skipped rows are walked in the index without converting
+		// their documents: only the page's are read.
+		sql = `SELECT t._jsonb::text FROM unnest(ARRAY(SELECT ctid FROM ` + tbl + ` WHERE ` + where + ` ORDER BY ` + order +
+			fmt.Sprintf(` OFFSET %d LIMIT %d`, q.skip, q.limit) + `)) WITH ORDINALITY AS x(id, n) JOIN ` + tbl + ` t ON t.ctid = x.id ORDER BY x.n`
+	default:
+		sql += ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, q.limit)
 	}
 	rows, err := f.pool.Query(ctx, sql, args...)
 	if err != nil {

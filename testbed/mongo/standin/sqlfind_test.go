@@ -26,7 +26,8 @@ type findCase struct {
 // gives for the same data (ties on the sort key, _ids of two types, dates
 // beside other types and missing fields, limits, skips, projections), and
 // the others, and a collection where createdAt is an array, are left to
-// FerretDB.
+// FerretDB. The receiver's counts (CountDocuments) are answered by SQL
+// too and equal FerretDB's.
 func TestFindBySQL(t *testing.T) {
 	ctx := testCtx(t, 2*time.Minute)
 	proxy := connectV2(t, shared.URI())
@@ -104,6 +105,29 @@ func TestFindBySQL(t *testing.T) {
 			want := findAll(t, ferret.Database(dbName).Collection("HealthEvents"), c)
 			compareAnswers(t, got, want, c.byValue)
 		})
+	}
+
+	// The receiver's countAfter: CountDocuments on a createdAt range.
+	for _, f := range []bson.D{
+		{{Key: "createdAt", Value: rng("$gt", at(3), "$lte", at(40))}},
+		{{Key: "createdAt", Value: rng("$gt", at(5000), "$lte", at(6000))}},
+		{{Key: "createdAt", Value: at(9)}},
+	} {
+		before := shared.SQLFinds()
+		got, err := coll.CountDocuments(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shared.SQLFinds() == before {
+			t.Fatalf("CountDocuments(%v) was not answered by SQL", f)
+		}
+		want, err := ferret.Database(dbName).Collection("HealthEvents").CountDocuments(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("CountDocuments(%v) = %d, FerretDB counts %d", f, got, want)
+		}
 	}
 
 	// createdAt an array in one document: arrays match element-wise, so
