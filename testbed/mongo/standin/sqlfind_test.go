@@ -107,6 +107,35 @@ func TestFindBySQL(t *testing.T) {
 		})
 	}
 
+	// FindOne, as the receiver's newest and groupNth send it (limit 1,
+	// one batch).
+	for _, c := range []struct {
+		filter bson.D
+		opts   *options.FindOneOptionsBuilder
+		exact  bool // else only createdAt is compared (ties)
+	}{
+		{bson.D{{Key: "createdAt", Value: rng("$gte", at(3), "$lte", at(45))}},
+			options.FindOne().SetSort(bson.D{{Key: "createdAt", Value: -1}}).SetSkip(4).SetProjection(bson.D{{Key: "createdAt", Value: 1}}), false},
+		{bson.D{{Key: "createdAt", Value: at(9)}},
+			options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetSkip(1).SetProjection(bson.D{{Key: "_id", Value: 1}}), true},
+	} {
+		before := shared.SQLFinds()
+		got, err := coll.FindOne(ctx, c.filter, c.opts).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shared.SQLFinds() == before {
+			t.Fatalf("FindOne(%v) was not answered by SQL", c.filter)
+		}
+		want, err := ferret.Database(dbName).Collection("HealthEvents").FindOne(ctx, c.filter, c.opts).Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.exact && !bytes.Equal(got, want) || !got.Lookup("createdAt").Equal(want.Lookup("createdAt")) {
+			t.Fatalf("FindOne(%v): %v, FerretDB gives %v", c.filter, got, want)
+		}
+	}
+
 	// The receiver's countAfter: CountDocuments on a createdAt range.
 	for _, f := range []bson.D{
 		{{Key: "createdAt", Value: rng("$gt", at(3), "$lte", at(40))}},
