@@ -112,9 +112,9 @@ func (e *mongoBench) start(b *testing.B, sinkURL, database string, args ...strin
 //     the collector runs; events/s from the commit to the last delivery.
 //   - latency: events committed one per transaction at 1,000/s for 10 s;
 //     commit → sink latency percentiles.
-//   - backfill: stored events, no token, no rate limit; time from the
-//     collector's start to the last delivery, in CloudEvents batches. Only
-//     with COURIER_BENCH_MONGO_BACKFILL=<events> (see below).
+//   - backfill: 1,000,000 stored events (COURIER_BENCH_MONGO_BACKFILL
+//     changes the number), no token, no rate limit; time from the
+//     collector's start to the last delivery, in CloudEvents batches.
 func BenchmarkNVSentinelMongoDB(b *testing.B) {
 	for _, encoding := range []string{"structured", "batch"} {
 		b.Run("live/"+encoding, func(b *testing.B) {
@@ -180,15 +180,18 @@ func BenchmarkNVSentinelMongoDB(b *testing.B) {
 		b.ReportMetric(pct(1), "max-ms")
 	})
 	b.Run("backfill", func(b *testing.B) {
-		// FerretDB v1 sorts in memory and pushes no range filter down to
-		// PostgreSQL, so each keyset page of the backfill reads the whole
-		// history: quadratic, hours for 1,000,000 events. Run only when
-		// COURIER_BENCH_MONGO_BACKFILL gives a history size.
-		v, err := strconv.Atoi(os.Getenv("COURIER_BENCH_MONGO_BACKFILL"))
-		if err != nil || v <= 0 {
-			b.Skip("COURIER_BENCH_MONGO_BACKFILL is not set: the backfill through courier-mongo is bound by FerretDB's in-memory sorts (testbed/mongo/README.md)")
+		// courier-mongo answers the receiver's backfill finds by SQL over
+		// an index on createdAt (testbed/mongo/sqlfind), so each page costs
+		// the same whatever the history's size. COURIER_BENCH_MONGO_BACKFILL
+		// gives another history size.
+		events := int64(historyEvents)
+		if v := os.Getenv("COURIER_BENCH_MONGO_BACKFILL"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				b.Fatalf("COURIER_BENCH_MONGO_BACKFILL=%q: want a number of events", v)
+			}
+			events = int64(n)
 		}
-		events := int64(v)
 		e := newMongoBench(b)
 		sink := newNVBenchSink(b, false)
 		var elapsed, cpu time.Duration

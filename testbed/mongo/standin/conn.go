@@ -147,6 +147,12 @@ func (c *conn) command(h wire.Header, msg []byte, m wire.Msg) error {
 		if stage, ok := changeStreamStage(body); ok {
 			return c.reply(h, m, c.s.openStream(ctx, body, stage))
 		}
+		if doc, ok, err := c.s.finder.Count(ctx, body); err != nil {
+			c.s.logger.Info("count by SQL failed; FerretDB answers", "error", err)
+		} else if ok {
+			c.s.sqlFinds.Add(1)
+			return c.reply(h, m, doc)
+		}
 	case "getMore":
 		if id, ok := body.Lookup("getMore").Int64OK(); ok && changestream.IsOurs(id) {
 			doc, err := c.s.getMore(ctx, id, body)
@@ -157,6 +163,13 @@ func (c *conn) command(h wire.Header, msg []byte, m wire.Msg) error {
 		}
 	case "killCursors":
 		if doc, ok := c.s.killCursors(body); ok {
+			return c.reply(h, m, doc)
+		}
+	case "find":
+		if doc, ok, err := c.s.finder.Find(ctx, body); err != nil {
+			c.s.logger.Info("find by SQL failed; FerretDB answers", "error", err)
+		} else if ok {
+			c.s.sqlFinds.Add(1)
 			return c.reply(h, m, doc)
 		}
 	case "update", "findAndModify":

@@ -29,6 +29,7 @@ import (
 	"github.com/courier-otel/courier/internal/pgtest"
 	"github.com/courier-otel/courier/testbed/mongo/changelog"
 	"github.com/courier-otel/courier/testbed/mongo/changestream"
+	"github.com/courier-otel/courier/testbed/mongo/sqlfind"
 )
 
 // Options configure a stand-in. Zero values are the defaults.
@@ -58,6 +59,9 @@ type Server struct {
 	log     *changelog.Log
 	streams *changestream.Streams
 	repl    *replacements
+	finder  *sqlfind.Finder
+	// sqlFinds counts the finds answered by SQL instead of FerretDB.
+	sqlFinds atomic.Int64
 
 	ln       net.Listener
 	tls      *tls.Config
@@ -113,6 +117,9 @@ func Start(ctx context.Context, o Options) (s *Server, err error) {
 		return nil, err
 	}
 	if err = s.startFerretDB(); err != nil {
+		return nil, err
+	}
+	if s.finder, err = sqlfind.Open(ctx, s.dsn); err != nil {
 		return nil, err
 	}
 	if s.ln, err = net.Listen("tcp", o.Addr); err != nil {
@@ -218,6 +225,10 @@ func (s *Server) DSN() string { return s.dsn }
 // now get ChangeStreamHistoryLost (286), as after an oplog roll-over.
 func (s *Server) TrimHistory(ctx context.Context) error { return s.streams.Trim(ctx) }
 
+// SQLFinds returns how many finds were answered by SQL (package sqlfind)
+// rather than by FerretDB.
+func (s *Server) SQLFinds() int64 { return s.sqlFinds.Load() }
+
 // SetFault arms a fault for the next n change stream commands (see Fault).
 func (s *Server) SetFault(f Fault, n int) { s.faults.set(f, n) }
 
@@ -239,6 +250,9 @@ func (s *Server) Close() {
 		case <-s.ferrDone:
 		case <-time.After(10 * time.Second):
 		}
+	}
+	if s.finder != nil {
+		s.finder.Close()
 	}
 	if s.log != nil {
 		s.log.Close()
