@@ -100,28 +100,10 @@ func BenchmarkNVSentinelPipeline(b *testing.B) {
 				inserted[id] = at
 			}
 			tick.Stop()
-			c.WaitUntil(time.Minute, "every event delivered", func() error {
-				sink.mu.Lock()
-				defer sink.mu.Unlock()
-				for id := range inserted {
-					if _, ok := sink.at[id]; !ok {
-						return fmt.Errorf("event %s not delivered yet", id)
-					}
-				}
-				return nil
-			})
-			sink.mu.Lock()
-			for id, at := range inserted {
-				lat = append(lat, sink.at[id].Sub(at))
-			}
-			sink.mu.Unlock()
+			lat = append(lat, sink.latencies(c, inserted)...)
 			stopBench(b, c)
 		}
-		slices.Sort(lat)
-		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-		b.ReportMetric(pct(0.50), "p50-ms")
-		b.ReportMetric(pct(0.99), "p99-ms")
-		b.ReportMetric(pct(1), "max-ms")
+		reportLatency(b, lat)
 	})
 	b.Run("backfill", func(b *testing.B) {
 		pg, dsn := historyDB(b)
@@ -251,6 +233,37 @@ func (e *nvEnv) startBench(b *testing.B, sinkURL, client string, args ...string)
 func (e *nvEnv) freshDB(b *testing.B) {
 	e.dsn = e.pg.NewDB(b)
 	e.conn = e.connect(b)
+}
+
+// latencies waits until every event of inserted (id → when it was
+// inserted) reached the sink, and returns each one's insert→sink time.
+func (s *nvBenchSink) latencies(c *testutil.Collector, inserted map[string]time.Time) []time.Duration {
+	c.WaitUntil(time.Minute, "every event delivered", func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for id := range inserted {
+			if _, ok := s.at[id]; !ok {
+				return fmt.Errorf("event %s not delivered yet", id)
+			}
+		}
+		return nil
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lat := make([]time.Duration, 0, len(inserted))
+	for id, at := range inserted {
+		lat = append(lat, s.at[id].Sub(at))
+	}
+	return lat
+}
+
+// reportLatency reports the median, 99th percentile and maximum of lat.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
 }
 
 func stopBench(b *testing.B, c *testutil.Collector) {

@@ -156,28 +156,10 @@ func BenchmarkNVSentinelMongoDB(b *testing.B) {
 				inserted[fmt.Sprintf("6b000001%016x", i)] = at
 			}
 			tick.Stop()
-			c.WaitUntil(time.Minute, "every event delivered", func() error {
-				sink.mu.Lock()
-				defer sink.mu.Unlock()
-				for id := range inserted {
-					if _, ok := sink.at[id]; !ok {
-						return fmt.Errorf("event %s not delivered yet", id)
-					}
-				}
-				return nil
-			})
-			sink.mu.Lock()
-			for id, at := range inserted {
-				lat = append(lat, sink.at[id].Sub(at))
-			}
-			sink.mu.Unlock()
+			lat = append(lat, sink.latencies(c, inserted)...)
 			stopBench(b, c)
 		}
-		slices.Sort(lat)
-		pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-		b.ReportMetric(pct(0.50), "p50-ms")
-		b.ReportMetric(pct(0.99), "p99-ms")
-		b.ReportMetric(pct(1), "max-ms")
+		reportLatency(b, lat)
 	})
 	b.Run("backfill", func(b *testing.B) {
 		// courier-mongo answers the receiver's backfill finds by SQL over
