@@ -57,7 +57,9 @@ const arcMinWindow = 10 * time.Millisecond
 
 // arcOutcome is what an attempt tells the adaptive limit: 429, 503, 408, 504
 // and network errors (refused, reset, timeouts) mean the sink is
-// overwhelmed; any other answer is a round-trip time sample.
+// overwhelmed; any other answer is a round-trip time sample; a cancelled
+// attempt, or one that never reached the sink (no token in time), says
+// nothing about it.
 func arcOutcome(ctx context.Context, res attemptResult) arc.Outcome {
 	switch {
 	case ctx.Err() != nil, !res.reachedSink:
