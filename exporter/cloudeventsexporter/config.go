@@ -75,10 +75,10 @@ type Config struct {
 	Concurrency int `mapstructure:"concurrency"`
 	// ConcurrencyMode is adaptive (the limit finds the sink's capacity,
 	// up to concurrency) or fixed (always concurrency).
-	ConcurrencyMode     ConcurrencyMode  `mapstructure:"concurrency_mode"`
-	AdaptiveConcurrency AdaptiveConfig   `mapstructure:"adaptive_concurrency"`
-	Failover            FailoverConfig   `mapstructure:"failover"`
-	DeadLetter          DeadLetterConfig `mapstructure:"dead_letter"`
+	ConcurrencyMode     ConcurrencyMode     `mapstructure:"concurrency_mode"`
+	AdaptiveConcurrency AdaptiveConfig      `mapstructure:"adaptive_concurrency"`
+	Failover            FailoverConfig      `mapstructure:"failover"`
+	DeadLetter          deadletter.Settings `mapstructure:"dead_letter"`
 	// SchemaRegistry, with encoding nvdf, names a schema_registry extension
 	// whose schemas choose the NVDF prefixes of data members (ts_ for
 	// date-time strings, d_ for numbers, …) instead of their JSON types.
@@ -146,18 +146,6 @@ type FailoverConfig struct {
 	// RetryLimit is the number of retries on one endpoint before the next
 	// one takes over; -1 = never fail over.
 	RetryLimit int `mapstructure:"retry_limit"`
-
-	_ struct{}
-}
-
-// DeadLetterConfig says where undeliverable events go.
-type DeadLetterConfig struct {
-	// Directory receives JSON-lines files; empty = count and log only.
-	Directory string `mapstructure:"directory"`
-	// MaxSize bounds the bytes of this exporter's files in Directory.
-	MaxSize int64 `mapstructure:"max_size"`
-	// OnFull is drop_oldest or drop_new.
-	OnFull deadletter.OnFull `mapstructure:"on_full"`
 
 	_ struct{}
 }
@@ -283,12 +271,8 @@ func (cfg *Config) Validate() error {
 		add("failover::retry_limit: must be -1 (never fail over) or more, got %d", cfg.Failover.RetryLimit)
 	}
 
-	dl := cfg.DeadLetter
-	if dl.MaxSize <= 0 {
-		add("dead_letter::max_size: must be positive, got %d", dl.MaxSize)
-	}
-	if dl.OnFull != deadletter.DropOldest && dl.OnFull != deadletter.DropNew {
-		add("dead_letter::on_full: must be %s or %s, got %q", deadletter.DropOldest, deadletter.DropNew, dl.OnFull)
+	if err := cfg.DeadLetter.Validate("dead_letter"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -92,7 +92,7 @@ func TestFullConfig(t *testing.T) {
 		Multiplier: 1.5, MaxElapsedTime: time.Hour, MaxRetries: 30,
 	}, cfg.RetryConfig)
 	assert.Equal(t, -1, cfg.Failover.RetryLimit)
-	assert.Equal(t, DeadLetterConfig{Directory: "/var/lib/courier/dead-letter", MaxSize: 1 << 20, OnFull: deadletter.DropNew}, cfg.DeadLetter)
+	assert.Equal(t, deadletter.Settings{Directory: "/var/lib/courier/dead-letter", MaxSize: 1 << 20, OnFull: deadletter.DropNew}, cfg.DeadLetter)
 }
 
 // TestPersistentQueueConfig: a persistent queue keeps the events itself and

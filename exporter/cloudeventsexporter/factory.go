@@ -43,7 +43,6 @@ const (
 	defaultFlushTimeout  = 10 * time.Millisecond
 	defaultMaxRetries    = 17 // NVSentinel failureHandling.maxRetries
 	defaultRetryLimit    = 10 // Omniverse retryLimit
-	defaultDeadLetterMax = 100 << 20
 )
 
 // NewFactory creates the factory of the cloudevents exporter.
@@ -112,12 +111,9 @@ func createDefaultConfig() component.Config {
 			RTTTolerance:  defaultRTTTolerance,
 			DecreaseRatio: defaultDecreaseRatio,
 		},
-		Failover: FailoverConfig{RetryLimit: defaultRetryLimit},
-		DeadLetter: DeadLetterConfig{
-			MaxSize: defaultDeadLetterMax,
-			OnFull:  deadletter.DropOldest,
-		},
-		Health: HealthConfig{FailingAfter: defaultFailingAfter},
+		Failover:   FailoverConfig{RetryLimit: defaultRetryLimit},
+		DeadLetter: deadletter.DefaultSettings(),
+		Health:     HealthConfig{FailingAfter: defaultFailingAfter},
 	}
 }
 
