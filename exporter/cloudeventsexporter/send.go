@@ -135,14 +135,16 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 		if (retries > 0 || e.drainFailed.Load()) && e.stopped() {
 			return e.interrupted(ep, last, errors.New("shutdown"))
 		}
+		var slot arc.Ticket
 		if e.limiter != nil {
-			if err := e.limiter.Acquire(ctx); err != nil {
+			var err error
+			if slot, err = e.limiter.Acquire(ctx); err != nil {
 				return e.interrupted(ep, last, err)
 			}
 		}
 		res := e.attempt(ctx, ep, src, hdr)
 		if e.limiter != nil {
-			e.limiter.Release(res.sinkTook, arcOutcome(ctx, res))
+			e.limiter.Release(slot, res.sinkTook, arcOutcome(ctx, res))
 		}
 		last = res
 		e.health.attempted(res, e.redacted[ep])

@@ -2,7 +2,11 @@
 // flight to one sink that finds the sink's capacity by itself, after
 // Vector's RFC 1858 (additive increase while the round-trip time holds,
 // multiplicative decrease on back-pressure and rising round-trip time),
-// with TCP's slow start so that a far sink is filled in a few round trips.
+// with TCP's slow start so that a far sink is filled in a few round trips,
+// and BBR's bandwidth-delay product as a ceiling: more requests in flight
+// than the sink's best rate × its unloaded round-trip time (plus Vegas's
+// small queue) only wait at the sink, in a listen queue a small sink may
+// not have room for.
 //
 // Controller is the algorithm, fed outcomes and times by its caller, so
 // that it is deterministic; Limiter puts it in front of the requests.
@@ -45,9 +49,9 @@ type Config struct {
 	MinWindow time.Duration
 }
 
-// resetWindows is how many consecutive windows with at most minQueue
-// requests in flight must be over the tolerance before their round-trip
-// time becomes the new baseline.
+// resetWindows is how many consecutive windows slower than the requests in
+// flight could make the sink (see closeWindow) must pass before their
+// round-trip time becomes the new baseline.
 const resetWindows = 5
 
 // minQueue is the queue at the sink that is always tolerated, in requests
@@ -64,6 +68,17 @@ const minQueue = 2
 // could tell.
 const slowStartExit = 1.5
 
+// rateWindows is how many windows the best delivery rate is kept over (the
+// max filter of BBR's bottleneck bandwidth): long enough to ride out a
+// slow window, short enough to follow a sink that slowed down.
+const rateWindows = 10
+
+// rateTurns is how many answers per slot of the current limit a window
+// must have for its delivery rate to bound slow start: a window of one
+// round trip (a far sink) is answered mostly by requests admitted under
+// the previous, half limit, and its rate is half the current one's.
+const rateTurns = 2
+
 // maxDecrease bounds one window's decrease (limit × 0.5 at most), so that
 // one noisy window (a GC pause, a scheduler hiccup) cannot empty the pipe.
 const maxDecrease = 0.5
@@ -76,14 +91,25 @@ type Controller struct {
 	baseline  time.Duration
 	lastRTT   time.Duration // mean round-trip time of the last window
 
-	// Consecutive windows over the tolerance with at most minQueue in
-	// flight, and their lowest mean: a sink slower for good.
+	// epoch counts the changes of the limit: a window measures only the
+	// requests admitted under the limit it judges (see Observe).
+	epoch uint64
+
+	// Delivery rates (answers per second) of the last windows with
+	// answers; their best times the baseline is the bandwidth-delay
+	// product.
+	rates [rateWindows]float64
+	rateN int
+
+	// Consecutive windows slower than our requests can explain, and their
+	// lowest mean: a sink slower for good.
 	slowWindows int
 	slowBest    time.Duration
 
 	winStart time.Time
 	winSum   time.Duration
-	winN     int
+	winN     int  // answers to requests of the current epoch
+	winAll   int  // every answer, for the delivery rate
 	winPress bool // back-pressure seen in the window
 	winFull  bool // the limit was reached in the window
 }
@@ -111,21 +137,37 @@ func (c *Controller) RTT() time.Duration { return c.lastRTT }
 // window mean seen (0 before the first answer).
 func (c *Controller) Baseline() time.Duration { return c.baseline }
 
+// Epoch identifies the current limit; a request carries the epoch it was
+// admitted in back to Observe.
+func (c *Controller) Epoch() uint64 { return c.epoch }
+
 // Full records that a request found the limit reached (it had to wait, or
 // took the last slot): only a limit that is used may grow.
 func (c *Controller) Full() { c.winFull = true }
 
-// Observe records the outcome of one request that took rtt, finishing at
-// now, and closes the window when it has lasted long enough.
-func (c *Controller) Observe(now time.Time, rtt time.Duration, o Outcome) {
+// Observe records the outcome of one request admitted in epoch that took
+// rtt, finishing at now, and closes the window when it has lasted long
+// enough and measured the current limit.
+//
+// Only requests admitted under the current limit say how the sink bears
+// it: the answers to older ones still count in the delivery rate, but not
+// in the round-trip time, or slow start would double again on the
+// round-trip time of the previous limit (and overshoot a small sink by a
+// factor of two), and back-pressure already answered by a decrease would
+// be answered again (one decrease per round trip, as TCP does per loss).
+func (c *Controller) Observe(now time.Time, rtt time.Duration, o Outcome, epoch uint64) {
+	current := epoch == c.epoch
 	switch o {
 	case Answered:
-		c.winSum += rtt
-		c.winN++
+		c.winAll++
+		if current {
+			c.winSum += rtt
+			c.winN++
+		}
 	case Backpressure:
-		c.winPress = true
+		c.winPress = c.winPress || current
 	}
-	if now.Sub(c.winStart) >= max(c.cfg.MinWindow, c.lastRTT) {
+	if (c.winN > 0 || c.winPress) && now.Sub(c.winStart) >= max(c.cfg.MinWindow, c.lastRTT) {
 		c.closeWindow(now)
 	}
 }
@@ -135,8 +177,17 @@ func (c *Controller) closeWindow(now time.Time) {
 	if c.winN > 0 {
 		mean = c.winSum / time.Duration(c.winN)
 	}
+	d := now.Sub(c.winStart)
+	if d > 0 && c.winAll > 0 {
+		c.rates[c.rateN%rateWindows] = float64(c.winAll) / d.Seconds()
+		c.rateN++
+	}
+	if c.winN > 0 && mean < c.baseline {
+		c.baseline = mean // before the decision: the ceiling is its product
+	}
 	over := c.winN > 0 && c.baseline > 0 && float64(mean) > c.cfg.RTTTolerance*float64(c.baseline)
-	slow := false // over the tolerance with too few requests in flight to queue
+	slow := false // slower than the requests in flight can make the sink
+	before := c.Limit()
 	switch {
 	case c.winPress:
 		c.decrease(c.cfg.DecreaseRatio)
@@ -144,33 +195,46 @@ func (c *Controller) closeWindow(now time.Time) {
 		// Nothing measured: keep the limit.
 	case c.baseline == 0:
 		c.baseline = mean
+	case over && float64(mean) > c.cfg.RTTTolerance*c.limit*float64(c.baseline):
+		// Slower than our requests can make the sink: limit requests in
+		// flight make a round trip at most limit times the unloaded one
+		// (a sink serving one at a time, each waiting for all the others),
+		// so this is the sink's own round-trip time, if it lasts (one slow
+		// window is noise: a busy machine, a pause). Then take the best of
+		// those windows as the new baseline and find the capacity again.
+		// A serial sink with two in flight is not this: its round trip is
+		// twice the unloaded one, its second request what keeps it busy.
+		slow = true
+		c.slowWindows++
+		c.slowBest = min(c.slowBest, mean)
+		if c.slowWindows >= resetWindows {
+			// A new sink, as far as the rates go too.
+			c.baseline, c.slowStart = c.slowBest, true
+			c.rates, c.rateN = [rateWindows]float64{}, 0
+			slow = false
+		}
 	case over && c.limit*(1-float64(c.baseline)/float64(mean)) > minQueue:
 		// Requests queue at the sink. The further past the tolerance,
 		// the larger the decrease (Gradient2's gradient), from
 		// DecreaseRatio to maxDecrease.
 		c.decrease(max(maxDecrease, min(c.cfg.DecreaseRatio, c.cfg.RTTTolerance*float64(c.baseline)/float64(mean))))
-	case over && c.Limit() <= minQueue:
-		// Too few requests in flight to queue, and still slow: not
-		// queueing caused by us but the sink's own round-trip time, if it
-		// lasts (one slow window is noise: a busy machine, a pause). Then
-		// take the best of those windows as the new baseline and find the
-		// capacity again.
-		slow = true
-		c.slowWindows++
-		c.slowBest = min(c.slowBest, mean)
-		if c.slowWindows >= resetWindows {
-			c.baseline, c.slowStart = c.slowBest, true
-			slow = false
-		}
 	case over:
 		// A queue within minQueue: hold.
 	case c.winFull:
 		if c.slowStart && float64(mean) > slowStartExit*float64(c.baseline) {
 			c.slowStart = false // the round-trip time begins to rise
 		}
-		if c.slowStart {
+		// Beyond the bandwidth-delay product, a request only waits at the
+		// sink: minQueue of them keep it busy and probe for more.
+		ceiling := c.bdp() + minQueue
+		switch {
+		case c.slowStart && c.winN >= rateTurns*c.Limit():
+			// Every slot turned over several times in the window: its
+			// rate is the current limit's, and bounds the doubling.
+			c.limit = max(c.limit, min(2*c.limit, ceiling))
+		case c.slowStart:
 			c.limit *= 2
-		} else {
+		case c.limit+1 <= ceiling:
 			c.limit++
 		}
 		c.limit = min(c.limit, float64(c.cfg.Max))
@@ -180,11 +244,22 @@ func (c *Controller) closeWindow(now time.Time) {
 	}
 	if c.winN > 0 {
 		c.lastRTT = mean
-		if mean < c.baseline {
-			c.baseline = mean
-		}
 	}
-	c.winStart, c.winSum, c.winN, c.winPress, c.winFull = now, 0, 0, false, false
+	if c.Limit() != before {
+		c.epoch++
+	}
+	c.winStart, c.winSum, c.winN, c.winAll, c.winPress, c.winFull = now, 0, 0, 0, false, false
+}
+
+// bdp is the bandwidth-delay product: the best delivery rate of the last
+// windows times the unloaded round-trip time, the requests in flight that
+// keep the sink busy without a queue.
+func (c *Controller) bdp() float64 {
+	best := 0.0
+	for _, r := range c.rates[:min(c.rateN, rateWindows)] {
+		best = max(best, r)
+	}
+	return best * c.baseline.Seconds()
 }
 
 func (c *Controller) decrease(ratio float64) {

@@ -21,17 +21,23 @@ func NewLimiter(cfg Config) *Limiter {
 	return &Limiter{ctl: NewController(cfg, time.Now()), now: time.Now}
 }
 
+// Ticket is a slot held by one request; Release gives it back.
+type Ticket struct {
+	epoch uint64 // the controller's epoch at admission
+}
+
 // Acquire waits for a slot. It returns ctx's error, holding no slot, when
 // ctx ends first.
-func (l *Limiter) Acquire(ctx context.Context) error {
+func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 	l.mu.Lock()
 	if len(l.waiters) == 0 && l.inFlight < l.ctl.Limit() {
 		l.inFlight++
 		if l.inFlight >= l.ctl.Limit() {
 			l.ctl.Full()
 		}
+		t := Ticket{epoch: l.ctl.Epoch()}
 		l.mu.Unlock()
-		return nil
+		return t, nil
 	}
 	ch := make(chan struct{})
 	l.waiters = append(l.waiters, ch)
@@ -40,7 +46,7 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 
 	select {
 	case <-ch:
-		return nil
+		return l.ticket(), nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
@@ -48,21 +54,28 @@ func (l *Limiter) Acquire(ctx context.Context) error {
 		if w == ch {
 			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
 			l.mu.Unlock()
-			return ctx.Err()
+			return Ticket{}, ctx.Err()
 		}
 	}
 	// Granted meanwhile: hand the slot on.
 	l.inFlight--
 	l.grant()
 	l.mu.Unlock()
-	return ctx.Err()
+	return Ticket{}, ctx.Err()
 }
 
-// Release frees the slot of a request that took rtt and ended with o.
-func (l *Limiter) Release(rtt time.Duration, o Outcome) {
+// ticket is a granted waiter's: its epoch is the one it starts in.
+func (l *Limiter) ticket() Ticket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Ticket{epoch: l.ctl.Epoch()}
+}
+
+// Release frees the slot of request t that took rtt and ended with o.
+func (l *Limiter) Release(t Ticket, rtt time.Duration, o Outcome) {
 	l.mu.Lock()
 	l.inFlight--
-	l.ctl.Observe(l.now(), rtt, o)
+	l.ctl.Observe(l.now(), rtt, o, t.epoch)
 	l.grant()
 	l.mu.Unlock()
 }

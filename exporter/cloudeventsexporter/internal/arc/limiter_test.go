@@ -10,15 +10,18 @@ import (
 func TestLimiterBoundsAndHandsOverInOrder(t *testing.T) {
 	l := NewLimiter(Config{Max: 8, Initial: 2, RTTTolerance: 2, DecreaseRatio: 0.9, MinWindow: time.Hour})
 	ctx := context.Background()
+	var held []Ticket
 	for range 2 {
-		if err := l.Acquire(ctx); err != nil {
+		tk, err := l.Acquire(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		held = append(held, tk)
 	}
 	got := make(chan int, 3)
 	for i := range 3 {
 		go func() {
-			_ = l.Acquire(ctx)
+			_, _ = l.Acquire(ctx)
 			got <- i
 		}()
 		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.waiters) == i+1 })
@@ -29,7 +32,7 @@ func TestLimiterBoundsAndHandsOverInOrder(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	for want := range 3 {
-		l.Release(time.Millisecond, Answered)
+		l.Release(held[0], time.Millisecond, Answered)
 		if i := <-got; i != want {
 			t.Fatalf("admitted waiter %d, want %d (first come, first served)", i, want)
 		}
@@ -41,19 +44,20 @@ func TestLimiterBoundsAndHandsOverInOrder(t *testing.T) {
 
 func TestLimiterAcquireCancelled(t *testing.T) {
 	l := NewLimiter(Config{Max: 1, Initial: 1})
-	if err := l.Acquire(context.Background()); err != nil {
+	tk, err := l.Acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if err := l.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := l.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire: %v, want the context's error", err)
 	}
-	l.Release(0, Unknown)
+	l.Release(tk, 0, Unknown)
 	if s := l.Stats(); s.InFlight != 0 || len(l.waiters) != 0 {
 		t.Fatalf("stats %+v, %d waiters: a cancelled wait must hold nothing", s, len(l.waiters))
 	}
-	if err := l.Acquire(context.Background()); err != nil {
+	if _, err := l.Acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
