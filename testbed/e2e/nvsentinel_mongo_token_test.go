@@ -173,11 +173,12 @@ func TestNVSentinelMongoDBTokenExchange(t *testing.T) {
 	e := newMongoNV(t)
 	nvwatch := buildNVWatch(t)
 	// The collections NVSentinel's MongoDB setup job creates.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	db := e.coll.Database()
 	for _, name := range []string{"HealthEvents", "ResumeTokens"} {
-		if err := db.CreateCollection(ctx, name); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := db.CreateCollection(ctx, name)
+		cancel()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,7 +204,7 @@ func TestNVSentinelMongoDBTokenExchange(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // spread over the stream's batches
 	}
 	want := nvMap(rest, liveEvs)
-	if dups := e.check(t, c, want, nil, 0); dups != 0 {
+	if dups := e.check(t, c, want, nil, maxInFlight); dups != 0 {
 		t.Errorf("%d duplicates without any crash", dups)
 	}
 	e.notDelivered(t, first[:k], "NVSentinel had exported before Courier took over")
@@ -212,14 +213,15 @@ func TestNVSentinelMongoDBTokenExchange(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 	var tokenDoc bson.M
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	if err := db.Collection("ResumeTokens").FindOne(ctx, bson.D{{Key: "clientName", Value: "event-exporter"}}).Decode(&tokenDoc); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("the token document Courier left: %v", tokenDoc)
 
 	// 3. NVSentinel's exporter again, from Courier's token.
-	var downEvs []nvWatchEvent
-	downEvs = e.insertNV(t, "down", down)
+	downEvs := e.insertNV(t, "down", down)
 	read, resumed = e.nvWatch(t, nvwatch, down, nil)
 	if !resumed {
 		t.Fatal("NVSentinel's watcher found no token where Courier writes it")
@@ -235,7 +237,7 @@ func TestNVSentinelMongoDBTokenExchange(t *testing.T) {
 	for id, node := range nvMap(afterEvs) {
 		want[id] = node
 	}
-	if dups := e.check(t, c, want, nil, 0); dups != 0 {
+	if dups := e.check(t, c, want, nil, maxInFlight); dups != 0 {
 		t.Errorf("%d duplicates without any crash", dups)
 	}
 	e.resumedFromNVSentinel(t, c)
