@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,6 +50,8 @@ type Finder struct {
 	mu      sync.Mutex
 	indexed map[string]bool  // "schema.table.field" whose indexes exist
 	tables  map[string]table // "db.coll" → its table
+
+	docSize atomic.Int64 // the last answer's document size, to size the next
 }
 
 // table is a collection's PostgreSQL table.
@@ -323,14 +326,6 @@ func (f *Finder) Find(ctx context.Context, body bsoncore.Document) (reply bsonco
 		return nil, false, err
 	}
 	tbl := pgx.Identifier{q.db, t.name}.Sanitize()
-	var odd bool
-	if err := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tbl+` WHERE `+oddPred(q.field)+`)`).Scan(&odd); err != nil {
-		f.forget(q.db, q.coll)
-		return nil, false, err
-	}
-	if odd {
-		return nil, false, nil // F holds an array somewhere: element-wise matching
-	}
 	reply, ok, err = f.read(ctx, q, tbl, t.text)
 	if err != nil {
 		f.forget(q.db, q.coll) // the collection may have been dropped
@@ -415,12 +410,30 @@ func (f *Finder) read(ctx context.Context, q query, tbl, text string) (reply bso
 	default:
 		sql += ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, q.limit)
 	}
-	rows, err := f.pool.Query(ctx, sql, args...)
+	// Whether F is an array anywhere, and the read, in one round trip.
+	var batch pgx.Batch
+	batch.Queue(`SELECT EXISTS (SELECT 1 FROM ` + tbl + ` WHERE ` + oddPred(q.field) + `)`)
+	batch.Queue(sql, args...)
+	br := f.pool.SendBatch(ctx, &batch)
+	defer func() {
+		if e := br.Close(); err == nil && e != nil {
+			reply, ok, err = nil, false, e
+		}
+	}()
+	var odd bool
+	if err := br.QueryRow().Scan(&odd); err != nil {
+		return nil, false, err
+	}
+	if odd {
+		return nil, false, nil // F holds an array somewhere: element-wise matching
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, false, err
 	}
 	defer rows.Close()
-	r := newReply(q)
+	// Sized for the page at once: growing it would copy it several times.
+	r := newReply(q, int(min(q.limit, 1000)*max(f.docSize.Load(), 512)))
 	var docs []bsoncore.Document
 	for rows.Next() {
 		raw := rows.RawValues()[0] // valid until the next row: decoded now
@@ -454,6 +467,9 @@ func (f *Finder) read(ctx context.Context, q query, tbl, text string) (reply bso
 				return nil, false, nil
 			}
 		}
+	}
+	if r.n > 0 {
+		f.docSize.Store(int64(r.size() / r.n))
 	}
 	return r.end(), true, nil
 }
@@ -524,9 +540,9 @@ type replyBuilder struct {
 	ns                 string
 }
 
-func newReply(q query) *replyBuilder {
+func newReply(q query, size int) *replyBuilder {
 	r := &replyBuilder{ns: q.db + "." + q.coll}
-	r.doc, r.buf = bsoncore.AppendDocumentStart(make([]byte, 0, 64<<10))
+	r.doc, r.buf = bsoncore.AppendDocumentStart(make([]byte, 0, min(size, maxReply)+256))
 	r.cursor, r.buf = bsoncore.AppendDocumentElementStart(r.buf, "cursor")
 	r.batch, r.buf = bsoncore.AppendArrayElementStart(r.buf, "firstBatch")
 	r.first = len(r.buf)
@@ -572,7 +588,7 @@ func (r *replyBuilder) end() bsoncore.Document {
 }
 
 func reply1(q query, docs []bsoncore.Document) bsoncore.Document {
-	r := newReply(q)
+	r := newReply(q, 256)
 	for _, d := range docs {
 		r.addDoc(d)
 	}
