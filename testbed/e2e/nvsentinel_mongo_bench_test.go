@@ -197,6 +197,14 @@ func BenchmarkNVSentinelMongoDB(b *testing.B) {
 			db, table, tmpl := e.database(b)
 			// Spread over the last day, within max_age.
 			e.insert(b, table, tmpl, "6b000002", 1, events, time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(events))
+			// A history that built up over a day has long been vacuumed by
+			// autovacuum in courier-mongo's PostgreSQL: rows committed just
+			// now would make the backfill's first read of each set its hint
+			// bits (~11 s for 1,000,000 rows), a cost of the stand-in's
+			// storage that MongoDB does not have.
+			if _, err := e.pg.Exec(context.Background(), `VACUUM (ANALYZE) `+table); err != nil {
+				b.Fatal(err)
+			}
 			sink.events.Store(0)
 			start := time.Now()
 			c := e.start(b, sink.URL, db, "--set=exporters::cloudevents::encoding=batch")

@@ -20,10 +20,12 @@
 package sqlfind
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
 	"strconv"
@@ -73,12 +75,30 @@ func Open(ctx context.Context, dsn string) (*Finder, error) {
 	for _, p := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
 		cfg.ConnConfig.RuntimeParams[p] = "off"
 	}
+	// A page of documents is ~1 MB of rows, which pgx reads 8 KiB at a
+	// time: one read takes what has arrived.
+	dial := cfg.ConnConfig.DialFunc
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &bufConn{Conn: c, r: bufio.NewReaderSize(c, 256<<10)}, nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlfind: connect: %w", err)
 	}
 	return &Finder{pool: pool, indexed: map[string]bool{}, tables: map[string]table{}}, nil
 }
+
+// bufConn reads its connection through a buffer.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // Close closes the pool.
 func (f *Finder) Close() { f.pool.Close() }
