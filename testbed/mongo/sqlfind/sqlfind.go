@@ -488,8 +488,8 @@ func (f *Finder) read(ctx context.Context, q query, tbl, text string) (reply bso
 			}
 		}
 	}
-	if r.n > 0 {
-		f.docSize.Store(int64(r.size() / r.n))
+	if r.n > 0 && q.project == nil && !q.noID {
+		f.docSize.Store(int64(r.size() / r.n)) // whole documents: a page's
 	}
 	return r.end(), true, nil
 }
