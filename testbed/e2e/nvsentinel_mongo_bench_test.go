@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/courier-otel/courier/internal/testutil"
 )
@@ -62,6 +65,19 @@ func (e *mongoBench) database(b *testing.B) (name, table, template string) {
 	defer cancel()
 	db := e.m.client(b).Database(name)
 	if err := db.CreateCollection(ctx, "HealthEvents"); err != nil {
+		b.Fatal(err)
+	}
+	// NVSentinel's setup job (charts/mongodb-store, jobs.yaml) creates the
+	// collection with its one index, createdAt's TTL of 30 days, before any
+	// event: courier-mongo builds the index its backfill finds read then,
+	// as MongoDB does, and it is maintained as the history is inserted.
+	idx := mongo.IndexModel{Keys: bson.D{{Key: "createdAt", Value: 1}}, Options: options.Index().SetExpireAfterSeconds(2592000)}
+	_, err := db.Collection("HealthEvents").Indexes().CreateOne(ctx, idx)
+	if se := (mongo.ServerError)(nil); errors.As(err, &se) && se.HasErrorCode(238) { // NotImplemented: FerretDB without TTL
+		idx.Options = nil
+		_, err = db.Collection("HealthEvents").Indexes().CreateOne(ctx, idx)
+	}
+	if err != nil {
 		b.Fatal(err)
 	}
 	if _, err := db.Collection("Template").InsertOne(ctx, nvMongoDoc(bson.NewObjectID(), "bench", time.Now())); err != nil {
@@ -181,6 +197,14 @@ func BenchmarkNVSentinelMongoDB(b *testing.B) {
 			db, table, tmpl := e.database(b)
 			// Spread over the last day, within max_age.
 			e.insert(b, table, tmpl, "6b000002", 1, events, time.Now().Add(-24*time.Hour), 24*time.Hour/time.Duration(events))
+			// A history that built up over a day has long been vacuumed by
+			// autovacuum in courier-mongo's PostgreSQL: rows committed just
+			// now would make the backfill's first read of each set its hint
+			// bits (~11 s for 1,000,000 rows), a cost of the stand-in's
+			// storage that MongoDB does not have.
+			if _, err := e.pg.Exec(context.Background(), `VACUUM (ANALYZE) `+table); err != nil {
+				b.Fatal(err)
+			}
 			sink.events.Store(0)
 			start := time.Now()
 			c := e.start(b, sink.URL, db, "--set=exporters::cloudevents::encoding=batch")

@@ -11,7 +11,7 @@ import (
 // maps.
 
 type member struct {
-	key string
+	key []byte // decoded
 	val []byte
 }
 
@@ -68,17 +68,24 @@ func valueEnd(b []byte, i int) (int, error) {
 
 // unquote decodes a JSON string literal.
 func unquote(raw []byte) (string, error) {
+	b, err := unquoteBytes(raw)
+	return string(b), err
+}
+
+// unquoteBytes decodes a JSON string literal; without escapes (nearly
+// always) the result is raw's own bytes, not a copy.
+func unquoteBytes(raw []byte) ([]byte, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", fmt.Errorf("not a string: %.20s", raw)
+		return nil, fmt.Errorf("not a string: %.20s", raw)
 	}
 	for _, c := range raw[1 : len(raw)-1] {
 		if c == '\\' {
 			var s string
 			err := json.Unmarshal(raw, &s)
-			return s, err
+			return []byte(s), err
 		}
 	}
-	return string(raw[1 : len(raw)-1]), nil
+	return raw[1 : len(raw)-1], nil
 }
 
 // objectMembers splits a JSON object into its members.
@@ -96,7 +103,7 @@ func objectMembers(b []byte, out []member) ([]member, error) {
 		if err != nil {
 			return nil, err
 		}
-		key, err := unquote(b[i:end])
+		key, err := unquoteBytes(b[i:end])
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +159,7 @@ func arrayItems(b []byte, out [][]byte) ([][]byte, error) {
 
 func find(ms []member, key string) ([]byte, bool) {
 	for _, m := range ms {
-		if m.key == key {
+		if string(m.key) == key {
 			return m.val, true
 		}
 	}

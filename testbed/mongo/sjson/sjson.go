@@ -8,6 +8,7 @@ package sjson
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -33,7 +34,18 @@ type elem struct {
 
 // ToBSON converts one stored document (the _jsonb column's text) to BSON.
 func ToBSON(data []byte) (bsoncore.Document, error) {
-	top, err := objectMembers(data, make([]member, 0, 16))
+	return AppendBSON(make([]byte, 0, len(data)), data)
+}
+
+// AppendBSON appends the BSON of one stored document to dst: a reply of
+// many documents is written into one buffer, without a copy of each.
+func AppendBSON(dst, data []byte) ([]byte, error) {
+	d := decoders.Get().(*decoder)
+	defer func() {
+		d.members, d.items = d.members[:0], d.items[:0]
+		decoders.Put(d)
+	}()
+	top, err := d.object(data)
 	if err != nil {
 		return nil, fmt.Errorf("sjson: %w", err)
 	}
@@ -45,7 +57,38 @@ func ToBSON(data []byte) (bsoncore.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendDoc(make([]byte, 0, len(data)), s, top)
+	return d.appendDoc(dst, s, top)
+}
+
+// decoder keeps the members and items of one document's objects and
+// arrays in two slices reused from document to document, instead of
+// slices allocated for each object.
+type decoder struct {
+	members []member
+	items   [][]byte
+}
+
+var decoders = sync.Pool{New: func() any { return &decoder{} }}
+
+// object splits b into members appended to d.members; the result stays
+// valid while the document is decoded (later appends may move d.members,
+// never the members already returned).
+func (d *decoder) object(b []byte) ([]member, error) {
+	start := len(d.members)
+	var err error
+	if d.members, err = objectMembers(b, d.members); err != nil {
+		return nil, err
+	}
+	return d.members[start:len(d.members):len(d.members)], nil
+}
+
+func (d *decoder) array(b []byte) ([][]byte, error) {
+	start := len(d.items)
+	var err error
+	if d.items, err = arrayItems(b, d.items); err != nil {
+		return nil, err
+	}
+	return d.items[start:len(d.items):len(d.items)], nil
 }
 
 // schemaCache keeps parsed schemas: documents of one collection mostly
@@ -79,7 +122,7 @@ func (c *schemaCache) get(raw []byte) (*schema, error) {
 	return s, nil
 }
 
-func appendDoc(dst []byte, s *schema, vals []member) ([]byte, error) {
+func (d *decoder) appendDoc(dst []byte, s *schema, vals []member) ([]byte, error) {
 	idx, dst := bsoncore.ReserveLength(dst)
 	for _, k := range s.Keys {
 		e := s.Properties[k]
@@ -88,7 +131,7 @@ func appendDoc(dst []byte, s *schema, vals []member) ([]byte, error) {
 			return nil, fmt.Errorf("sjson: key %q: no schema or no value", k)
 		}
 		var err error
-		if dst, err = appendValue(dst, k, e, v); err != nil {
+		if dst, err = d.appendValue(dst, k, e, v); err != nil {
 			return nil, err
 		}
 	}
@@ -96,13 +139,13 @@ func appendDoc(dst []byte, s *schema, vals []member) ([]byte, error) {
 	return bsoncore.UpdateLength(dst, idx, int32(len(dst)-int(idx))), nil
 }
 
-func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
+func (d *decoder) appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 	bad := func(err error) ([]byte, error) {
 		return nil, fmt.Errorf("sjson: key %q (%s): %v", key, e.Type, err)
 	}
 	switch e.Type {
 	case "object":
-		m, err := objectMembers(v, nil)
+		m, err := d.object(v)
 		if err != nil {
 			return bad(err)
 		}
@@ -111,9 +154,9 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 			s = &schema{}
 		}
 		dst = bsoncore.AppendHeader(dst, bsoncore.TypeEmbeddedDocument, key)
-		return appendDoc(dst, s, m)
+		return d.appendDoc(dst, s, m)
 	case "array":
-		a, err := arrayItems(v, nil)
+		a, err := d.array(v)
 		if err != nil {
 			return bad(err)
 		}
@@ -124,7 +167,7 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 		idx, out := bsoncore.ReserveLength(dst)
 		for i, item := range a {
 			var err error
-			if out, err = appendValue(out, strconv.Itoa(i), e.Items[i], item); err != nil {
+			if out, err = d.appendValue(out, strconv.Itoa(i), e.Items[i], item); err != nil {
 				return nil, err
 			}
 		}
@@ -137,11 +180,14 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 		}
 		return bsoncore.AppendDoubleElement(dst, key, f), nil
 	case "string":
-		s, err := unquote(v)
+		s, err := unquoteBytes(v)
 		if err != nil {
 			return bad(err)
 		}
-		return bsoncore.AppendStringElement(dst, key, s), nil
+		// bsoncore.AppendStringElement, from the bytes without a string.
+		dst = bsoncore.AppendHeader(dst, bsoncore.TypeString, key)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(s)+1))
+		return append(append(dst, s...), 0), nil
 	case "binData":
 		s, err := unquote(v)
 		if err != nil {
@@ -167,13 +213,15 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 		}
 		return bsoncore.AppendObjectIDElement(dst, key, bson.ObjectID(b)), nil
 	case "bool":
-		var b bool
-		if err := json.Unmarshal(v, &b); err != nil {
-			return bad(err)
+		switch string(bytes.TrimSpace(v)) {
+		case "true":
+			return bsoncore.AppendBooleanElement(dst, key, true), nil
+		case "false":
+			return bsoncore.AppendBooleanElement(dst, key, false), nil
 		}
-		return bsoncore.AppendBooleanElement(dst, key, b), nil
+		return bad(fmt.Errorf("not a boolean: %.20s", v))
 	case "date":
-		ms, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		ms, err := parseInt(v, 64)
 		if err != nil {
 			return bad(err)
 		}
@@ -191,7 +239,7 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 		}
 		return bsoncore.AppendRegexElement(dst, key, s, opts), nil
 	case "int":
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 32)
+		n, err := parseInt(v, 32)
 		if err != nil {
 			return bad(err)
 		}
@@ -203,11 +251,38 @@ func appendValue(dst []byte, key string, e *elem, v []byte) ([]byte, error) {
 		}
 		return bsoncore.AppendTimestampElement(dst, key, uint32(n>>32), uint32(n)), nil
 	case "long":
-		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
+		n, err := parseInt(v, 64)
 		if err != nil {
 			return bad(err)
 		}
 		return bsoncore.AppendInt64Element(dst, key, n), nil
 	}
 	return bad(fmt.Errorf("unknown type"))
+}
+
+// parseInt is strconv.ParseInt of a JSON integer, without making a string
+// of it when it is plain digits (nearly always).
+func parseInt(v []byte, bits int) (int64, error) {
+	v = bytes.TrimSpace(v)
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return strconv.ParseInt(string(v), 10, bits) // its error, or a value near the limits
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return strconv.ParseInt(string(v), 10, bits)
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if len(digits) != len(v) {
+		n = -n
+	}
+	if bits == 32 && (n < -1<<31 || n > 1<<31-1) {
+		return strconv.ParseInt(string(v), 10, bits)
+	}
+	return n, nil
 }

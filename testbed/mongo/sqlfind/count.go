@@ -16,14 +16,14 @@ func (f *Finder) Count(ctx context.Context, body bsoncore.Document) (reply bsonc
 	if !ok {
 		return nil, false, nil
 	}
-	table, ok, err := f.table(ctx, q.db, q.coll)
+	t, ok, err := f.table(ctx, q.db, q.coll)
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	if err := f.ensureIndexes(ctx, q.db, table, q.field); err != nil {
+	if err := f.ensureIndexes(ctx, q.db, t.name, q.field); err != nil {
 		return nil, false, err
 	}
-	tbl := pgx.Identifier{q.db, table}.Sanitize()
+	tbl := pgx.Identifier{q.db, t.name}.Sanitize()
 	var odd bool
 	if err := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tbl+` WHERE `+oddPred(q.field)+`)`).Scan(&odd); err != nil {
 		f.forget(q.db, q.coll)

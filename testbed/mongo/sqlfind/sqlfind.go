@@ -20,19 +20,24 @@
 package sqlfind
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
+	"github.com/courier-otel/courier/testbed/mongo/changelog"
 	"github.com/courier-otel/courier/testbed/mongo/sjson"
 )
 
@@ -45,8 +50,16 @@ type Finder struct {
 	pool *pgxpool.Pool
 
 	mu      sync.Mutex
-	indexed map[string]bool   // "schema.table.field" whose indexes exist
-	tables  map[string]string // "db.coll" → its table
+	indexed map[string]bool  // "schema.table.field" whose indexes exist
+	tables  map[string]table // "db.coll" → its table
+
+	docSize atomic.Int64 // the last answer's document size, to size the next
+}
+
+// table is a collection's PostgreSQL table.
+type table struct {
+	name string
+	text string // the SQL of its documents as text, %s the table's qualifier
 }
 
 // Open connects to FerretDB's PostgreSQL database.
@@ -62,12 +75,30 @@ func Open(ctx context.Context, dsn string) (*Finder, error) {
 	for _, p := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
 		cfg.ConnConfig.RuntimeParams[p] = "off"
 	}
+	// A page of documents is ~1 MB of rows, which pgx reads 8 KiB at a
+	// time: one read takes what has arrived.
+	dial := cfg.ConnConfig.DialFunc
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &bufConn{Conn: c, r: bufio.NewReaderSize(c, 256<<10)}, nil
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlfind: connect: %w", err)
 	}
-	return &Finder{pool: pool, indexed: map[string]bool{}, tables: map[string]string{}}, nil
+	return &Finder{pool: pool, indexed: map[string]bool{}, tables: map[string]table{}}, nil
 }
+
+// bufConn reads its connection through a buffer.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // Close closes the pool.
 func (f *Finder) Close() { f.pool.Close() }
@@ -307,30 +338,22 @@ func (f *Finder) Find(ctx context.Context, body bsoncore.Document) (reply bsonco
 	if !ok {
 		return nil, false, nil
 	}
-	table, ok, err := f.table(ctx, q.db, q.coll)
+	t, ok, err := f.table(ctx, q.db, q.coll)
 	if err != nil || !ok {
 		return nil, false, err // no collection: FerretDB's answer
 	}
-	if err := f.ensureIndexes(ctx, q.db, table, q.field); err != nil {
+	if err := f.ensureIndexes(ctx, q.db, t.name, q.field); err != nil {
 		return nil, false, err
 	}
-	tbl := pgx.Identifier{q.db, table}.Sanitize()
-	var odd bool
-	if err := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tbl+` WHERE `+oddPred(q.field)+`)`).Scan(&odd); err != nil {
-		f.forget(q.db, q.coll)
-		return nil, false, err
-	}
-	if odd {
-		return nil, false, nil // F holds an array somewhere: element-wise matching
-	}
-	docs, ok, err := f.read(ctx, q, tbl)
+	tbl := pgx.Identifier{q.db, t.name}.Sanitize()
+	reply, ok, err = f.read(ctx, q, tbl, t.text)
 	if err != nil {
 		f.forget(q.db, q.coll) // the collection may have been dropped
 	}
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	return reply1(q, docs), true, nil
+	return reply, true, nil
 }
 
 // key is the index expression: F in milliseconds when it is a date, else
@@ -380,8 +403,9 @@ func (q query) where() (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
-// read runs the query; ok is false when the answer is left to FerretDB.
-func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore.Document, ok bool, err error) {
+// read runs the query and returns the reply; ok is false when the answer
+// is left to FerretDB. text is table.text.
+func (f *Finder) read(ctx context.Context, q query, tbl, text string) (reply bsoncore.Document, ok bool, err error) {
 	k := key(q.field)
 	where, args := q.where()
 	dir := map[bool]string{true: " DESC", false: ""}[q.desc]
@@ -395,39 +419,58 @@ func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore
 	default:
 		inGo = true // _ids of several types may share the group
 	}
-	sql := `SELECT _jsonb::text FROM ` + tbl + ` WHERE ` + where
+	sql := `SELECT ` + fmt.Sprintf(text, "") + ` FROM ` + tbl + ` WHERE ` + where
 	switch {
 	case inGo:
 	case q.skip > 0:
-		// The skipped rows are walked in the index without converting
-		// their documents: only the page's are read.
-		sql = `SELECT t._jsonb::text FROM unnest(ARRAY(SELECT ctid FROM ` + tbl + ` WHERE ` + where + ` ORDER BY ` + order +
+		// The skipped rows are walked in the index without reading their
+		// documents: only the page's are read.
+		sql = `SELECT ` + fmt.Sprintf(text, "t.") + ` FROM unnest(ARRAY(SELECT ctid FROM ` + tbl + ` WHERE ` + where + ` ORDER BY ` + order +
 			fmt.Sprintf(` OFFSET %d LIMIT %d`, q.skip, q.limit) + `)) WITH ORDINALITY AS x(id, n) JOIN ` + tbl + ` t ON t.ctid = x.id ORDER BY x.n`
 	default:
 		sql += ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, q.limit)
 	}
-	rows, err := f.pool.Query(ctx, sql, args...)
+	// Whether F is an array anywhere, and the read, in one round trip.
+	var batch pgx.Batch
+	batch.Queue(`SELECT EXISTS (SELECT 1 FROM ` + tbl + ` WHERE ` + oddPred(q.field) + `)`)
+	batch.Queue(sql, args...)
+	br := f.pool.SendBatch(ctx, &batch)
+	defer func() {
+		if e := br.Close(); err == nil && e != nil {
+			reply, ok, err = nil, false, e
+		}
+	}()
+	var odd bool
+	if err := br.QueryRow().Scan(&odd); err != nil {
+		return nil, false, err
+	}
+	if odd {
+		return nil, false, nil // F holds an array somewhere: element-wise matching
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return nil, false, err
 	}
 	defer rows.Close()
-	size := 0
+	// Sized for the page at once: growing it would copy it several times.
+	r := newReply(q, int(min(q.limit, 1000)*max(f.docSize.Load(), 512)))
+	var docs []bsoncore.Document
 	for rows.Next() {
-		var text []byte
-		if err := rows.Scan(&text); err != nil {
-			return nil, false, err
-		}
-		d, err := sjson.ToBSON(text)
-		if err != nil {
-			return nil, false, err
-		}
-		if !inGo {
-			d = q.apply(d)
-			if size += len(d); size > maxReply {
-				return nil, false, nil
+		raw := rows.RawValues()[0] // valid until the next row: decoded now
+		if inGo {
+			d, err := sjson.ToBSON(raw)
+			if err != nil {
+				return nil, false, err
 			}
+			docs = append(docs, d)
+			continue
 		}
-		docs = append(docs, d)
+		if err := r.add(q, raw); err != nil {
+			return nil, false, err
+		}
+		if r.size() > maxReply {
+			return nil, false, nil
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, err
@@ -438,14 +481,17 @@ func (f *Finder) read(ctx context.Context, q query, tbl string) (docs []bsoncore
 		}
 		docs = docs[min(int64(len(docs)), q.skip):]
 		docs = docs[:min(int64(len(docs)), q.limit)]
-		for i := range docs {
-			docs[i] = q.apply(docs[i])
-			if size += len(docs[i]); size > maxReply {
+		for _, d := range docs {
+			r.addDoc(q.apply(d))
+			if r.size() > maxReply {
 				return nil, false, nil
 			}
 		}
 	}
-	return docs, true, nil
+	if r.n > 0 && q.project == nil && !q.noID {
+		f.docSize.Store(int64(r.size() / r.n)) // whole documents: a page's
+	}
+	return r.end(), true, nil
 }
 
 // sortByID orders documents by _id as MongoDB does when every _id is a
@@ -503,17 +549,70 @@ func (q query) apply(d bsoncore.Document) bsoncore.Document {
 	return out
 }
 
-func reply1(q query, docs []bsoncore.Document) bsoncore.Document {
-	aidx, arr := bsoncore.AppendArrayStart(nil)
-	for i, d := range docs {
-		arr = bsoncore.AppendDocumentElement(arr, fmt.Sprint(i), d)
+// replyBuilder writes a find's reply, {cursor: {firstBatch: [...], id: 0,
+// ns}, ok: 1}, into one buffer as the documents come: each is converted
+// from its text straight into the array, not copied there afterwards.
+type replyBuilder struct {
+	buf                []byte
+	doc, cursor, batch int32 // where their lengths go
+	first              int   // the first document's offset
+	n                  int
+	ns                 string
+}
+
+func newReply(q query, size int) *replyBuilder {
+	r := &replyBuilder{ns: q.db + "." + q.coll}
+	r.doc, r.buf = bsoncore.AppendDocumentStart(make([]byte, 0, min(size, maxReply)+256))
+	r.cursor, r.buf = bsoncore.AppendDocumentElementStart(r.buf, "cursor")
+	r.batch, r.buf = bsoncore.AppendArrayElementStart(r.buf, "firstBatch")
+	r.first = len(r.buf)
+	return r
+}
+
+// add appends a stored document (its text), projected.
+func (r *replyBuilder) add(q query, text []byte) error {
+	if q.project != nil || q.noID {
+		d, err := sjson.ToBSON(text)
+		if err != nil {
+			return err
+		}
+		r.addDoc(q.apply(d))
+		return nil
 	}
-	arr, _ = bsoncore.AppendArrayEnd(arr, aidx)
-	cur := bsoncore.NewDocumentBuilder().
-		AppendArray("firstBatch", arr).
-		AppendInt64("id", 0).
-		AppendString("ns", q.db+"."+q.coll).Build()
-	return bsoncore.NewDocumentBuilder().AppendDocument("cursor", cur).AppendDouble("ok", 1).Build()
+	r.buf = bsoncore.AppendHeader(r.buf, bsoncore.TypeEmbeddedDocument, strconv.Itoa(r.n))
+	buf, err := sjson.AppendBSON(r.buf, text)
+	if err != nil {
+		return err
+	}
+	r.buf = buf
+	r.n++
+	return nil
+}
+
+func (r *replyBuilder) addDoc(d bsoncore.Document) {
+	r.buf = bsoncore.AppendDocumentElement(r.buf, strconv.Itoa(r.n), d)
+	r.n++
+}
+
+// size is the size of the documents so far.
+func (r *replyBuilder) size() int { return len(r.buf) - r.first }
+
+func (r *replyBuilder) end() bsoncore.Document {
+	r.buf, _ = bsoncore.AppendArrayEnd(r.buf, r.batch)
+	r.buf = bsoncore.AppendInt64Element(r.buf, "id", 0)
+	r.buf = bsoncore.AppendStringElement(r.buf, "ns", r.ns)
+	r.buf, _ = bsoncore.AppendDocumentEnd(r.buf, r.cursor)
+	r.buf = bsoncore.AppendDoubleElement(r.buf, "ok", 1)
+	r.buf, _ = bsoncore.AppendDocumentEnd(r.buf, r.doc)
+	return r.buf
+}
+
+func reply1(q query, docs []bsoncore.Document) bsoncore.Document {
+	r := newReply(q, 256)
+	for _, d := range docs {
+		r.addDoc(d)
+	}
+	return r.end()
 }
 
 // forget drops a collection's cached table and indexes.
@@ -523,7 +622,7 @@ func (f *Finder) forget(db, coll string) {
 	if t, ok := f.tables[db+"."+coll]; ok {
 		delete(f.tables, db+"."+coll)
 		for k := range f.indexed {
-			if strings.HasPrefix(k, db+"."+t+".") {
+			if strings.HasPrefix(k, db+"."+t.name+".") {
 				delete(f.indexed, k)
 			}
 		}
@@ -532,7 +631,7 @@ func (f *Finder) forget(db, coll string) {
 
 // table returns the PostgreSQL table of a collection. A collection keeps
 // its table until dropped, when a query on it fails and forget runs.
-func (f *Finder) table(ctx context.Context, db, coll string) (string, bool, error) {
+func (f *Finder) table(ctx context.Context, db, coll string) (table, bool, error) {
 	f.mu.Lock()
 	t, ok := f.tables[db+"."+coll]
 	f.mu.Unlock()
@@ -554,21 +653,77 @@ func (f *Finder) table(ctx context.Context, db, coll string) (string, bool, erro
 // maxTables bounds the cache of tables.
 const maxTables = 10_000
 
-func (f *Finder) lookupTable(ctx context.Context, db, coll string) (string, bool, error) {
-	var t string
+func (f *Finder) lookupTable(ctx context.Context, db, coll string) (table, bool, error) {
+	var t table
 	err := f.pool.QueryRow(ctx, `SELECT _jsonb->>'table' FROM `+pgx.Identifier{db, "_ferretdb_database_metadata"}.Sanitize()+
-		` WHERE _jsonb->>'_id' = $1`, coll).Scan(&t)
+		` WHERE _jsonb->>'_id' = $1`, coll).Scan(&t.name)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
+		return t, false, nil
 	}
 	if err != nil {
 		var exists bool
 		if e2 := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, db).Scan(&exists); e2 == nil && !exists {
-			return "", false, nil // no database yet
+			return t, false, nil // no database yet
 		}
-		return "", false, err
+		return t, false, err
+	}
+	// The changelog's setup gives every collection table the documents as
+	// text (changelog.TextColumn); a database it has not set up gets them
+	// converted from jsonb on each read.
+	var stored bool
+	if err := f.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped)`,
+		pgx.Identifier{db, t.name}.Sanitize(), changelog.TextColumn).Scan(&stored); err != nil {
+		return t, false, err
+	}
+	t.text = `%s_jsonb::text`
+	if stored {
+		t.text = `%s` + changelog.TextColumn
 	}
 	return t, true, nil
+}
+
+// CreateIndexes builds the indexes of the fields that a createIndexes
+// command (already answered by FerretDB) indexes alone, ascending or
+// descending: the indexes a find on such a field needs, built when the
+// collection's index is, not on its first find.
+func (f *Finder) CreateIndexes(ctx context.Context, body bsoncore.Document) error {
+	coll, ok := body.Lookup("createIndexes").StringValueOK()
+	db, ok2 := body.Lookup("$db").StringValueOK()
+	indexes, ok3 := body.Lookup("indexes").ArrayOK()
+	if !ok || !ok2 || !ok3 {
+		return nil
+	}
+	vals, err := indexes.Values()
+	if err != nil {
+		return nil
+	}
+	for _, v := range vals {
+		idx, ok := v.DocumentOK()
+		if !ok {
+			continue
+		}
+		key, ok := idx.Lookup("key").DocumentOK()
+		if !ok {
+			continue
+		}
+		keys, err := key.Elements()
+		if err != nil || len(keys) != 1 {
+			continue
+		}
+		field := keys[0].Key()
+		dir, ok := keys[0].Value().AsInt64OK()
+		if !ok || (dir != 1 && dir != -1) || field == "_id" || !plainField.MatchString(field) {
+			continue
+		}
+		t, ok, err := f.table(ctx, db, coll)
+		if err != nil || !ok {
+			return err // no collection: FerretDB refused
+		}
+		if err := f.ensureIndexes(ctx, db, t.name, field); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ensureIndexes creates, once, the index on F's date value and the

@@ -174,6 +174,15 @@ func (c *conn) command(h wire.Header, msg []byte, m wire.Msg) error {
 		}
 	case "update", "findAndModify":
 		c.s.repl.note(body, m.Sequences)
+	case "createIndexes":
+		// The index a backfill's finds need (package sqlfind) is built
+		// with the client's, before the answer, as MongoDB builds an index
+		// then (not on the first query).
+		return c.forwardThen(msg, m, func() {
+			if err := c.s.finder.CreateIndexes(ctx, body); err != nil {
+				c.s.logger.Info("index for finds by SQL not built; the first such find builds it", "error", err)
+			}
+		})
 	}
 	return c.forward(msg, m)
 }
@@ -195,7 +204,11 @@ func (c *conn) replyLegacy(h wire.Header, doc bsoncore.Document) error {
 }
 
 // forward sends the message to FerretDB as it is and its answer back.
-func (c *conn) forward(msg []byte, m wire.Msg) error {
+func (c *conn) forward(msg []byte, m wire.Msg) error { return c.forwardThen(msg, m, nil) }
+
+// forwardThen is forward, with then run once FerretDB has answered and
+// before its answer goes back.
+func (c *conn) forwardThen(msg []byte, m wire.Msg, then func()) error {
 	if c.back == nil {
 		b, err := net.DialTimeout("tcp", c.s.backend, 10*time.Second)
 		if err != nil {
@@ -207,6 +220,9 @@ func (c *conn) forward(msg []byte, m wire.Msg) error {
 		return fmt.Errorf("to FerretDB: %w", err)
 	}
 	if m.Flags&wire.FlagMoreToCome != 0 {
+		if then != nil {
+			then()
+		}
 		return nil
 	}
 	_, ans, err := wire.ReadMessage(c.backR, c.out[:0])
@@ -214,6 +230,9 @@ func (c *conn) forward(msg []byte, m wire.Msg) error {
 		return fmt.Errorf("from FerretDB: %w", err)
 	}
 	c.out = ans[:0]
+	if then != nil {
+		then()
+	}
 	_, err = c.c.Write(ans)
 	return err
 }

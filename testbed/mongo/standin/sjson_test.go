@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/courier-otel/courier/testbed/mongo/changelog"
 	"github.com/courier-otel/courier/testbed/mongo/sjson"
 )
 
@@ -50,15 +51,19 @@ func TestSJSONDecodesWhatFerretDBWrote(t *testing.T) {
 		` WHERE _jsonb->>'_id' = 'events'`).Scan(&table); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := conn.Query(ctx, `SELECT _jsonb::text FROM `+pgx.Identifier{coll.Database().Name(), table}.Sanitize())
+	// The text column the changelog's setup adds is the same text.
+	rows, err := conn.Query(ctx, `SELECT _jsonb::text, `+changelog.TextColumn+` FROM `+pgx.Identifier{coll.Database().Name(), table}.Sanitize())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stored [][]byte
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		var s, text string
+		if err := rows.Scan(&s, &text); err != nil {
 			t.Fatal(err)
+		}
+		if text != s {
+			t.Errorf("%s is %s, want %s", changelog.TextColumn, text, s)
 		}
 		stored = append(stored, []byte(s))
 	}
@@ -76,6 +81,12 @@ func TestSJSONDecodesWhatFerretDBWrote(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("stored %s\ndecoded %v\nFerretDB returns %v", s, bson.Raw(got), want)
+		}
+		// Appended after other bytes (a reply's), the same document.
+		prefix := []byte("reply so far")
+		appended, err := sjson.AppendBSON(bytes.Clone(prefix), s)
+		if err != nil || !bytes.Equal(appended[:len(prefix)], prefix) || !bytes.Equal(appended[len(prefix):], want) {
+			t.Errorf("AppendBSON of %s: %v, %x", s, err, appended)
 		}
 	}
 }

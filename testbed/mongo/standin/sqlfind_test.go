@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -217,5 +219,64 @@ func compareAnswers(t *testing.T, got, want []bson.Raw, byValue bool) {
 		if !bytes.Equal(got[i], want[i]) {
 			t.Fatalf("document %d: %v, FerretDB gives %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestIndexBuiltWithClients: a client's createIndexes on one field (as
+// NVSentinel's TTL index on createdAt) builds the index the finds by SQL
+// use then, before its answer, as MongoDB builds an index then; one of a
+// compound key builds none. The finds are answered by SQL as before.
+func TestIndexBuiltWithClients(t *testing.T) {
+	ctx := testCtx(t, time.Minute)
+	client := connectV2(t, shared.URI())
+	db := client.Database(randomName("idx"))
+	coll := db.Collection("HealthEvents")
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "createdAt", Value: at.Add(time.Duration(i) * time.Second)}, {Key: "n", Value: int32(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{Keys: bson.D{{Key: "createdAt", Value: 1}}},
+		{Keys: bson.D{{Key: "n", Value: 1}, {Key: "createdAt", Value: -1}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, shared.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	indexes := func() []string {
+		rows, err := conn.Query(ctx, `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%courier%' ORDER BY 1`, db.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	got := indexes()
+	if len(got) != 2 || !strings.HasSuffix(got[0], "_courier_createdAt") || !strings.HasSuffix(got[1], "_courier_createdAt_arr") {
+		t.Fatalf("indexes after createIndexes: %v, want the createdAt index and its array index only", got)
+	}
+	before := shared.SQLFinds()
+	cur, err := coll.Find(ctx, bson.D{{Key: "createdAt", Value: bson.D{{Key: "$gt", Value: at}}}},
+		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}}).SetLimit(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []bson.Raw
+	if err := cur.All(ctx, &docs); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || shared.SQLFinds()-before != 1 {
+		t.Errorf("%d documents, %d finds by SQL; want 2, 1", len(docs), shared.SQLFinds()-before)
+	}
+	if again := indexes(); !slices.Equal(again, got) {
+		t.Errorf("indexes after the find: %v, want %v", again, got)
 	}
 }
