@@ -83,7 +83,10 @@ func planBackfill(ctx context.Context, h history, from time.Time, limit int64) (
 }
 
 // backfill reads the planned history, oldest first in (createdAt, _id)
-// order, in keyset-paginated pages.
+// order, in keyset-paginated pages. While one page is handed out, the
+// next is read: the server prepares a page while the pipeline decodes the
+// last one, instead of each waiting for the other (one page more in
+// memory, batch_size documents).
 type backfill struct {
 	cfg      BackfillConfig
 	h        history
@@ -92,6 +95,7 @@ type backfill struct {
 	buf      []Row
 	done     bool // the last page has been read
 	pacer    backlog.Pacer
+	ahead    *pageRead // the next page, being read
 
 	// Rows created after dedupFrom may also be inserts the live stream
 	// sees after handover; their ids are kept (the newest ones, bounded)
@@ -111,14 +115,39 @@ func newBackfill(cfg BackfillConfig, h history, handover bson.Raw, pos BackfillP
 	return b
 }
 
+// page is one page read: its rows, each with the position just after it,
+// and the position after the page.
+type page struct {
+	pos  BackfillPosition
+	done bool // the last page
+	rows []Row
+}
+
+// pageRead is a page being read in the background.
+type pageRead struct {
+	ready chan struct{}
+	p     page
+	err   error
+}
+
 // next returns up to max rows, or done once the history is exhausted.
 func (b *backfill) next(ctx context.Context, max int) (rows []Row, done bool, err error) {
 	if len(b.buf) == 0 {
 		if b.done {
 			return nil, true, nil
 		}
-		if err := b.fetch(ctx); err != nil {
+		p, err := b.nextPage(ctx)
+		if err != nil {
 			return nil, false, err
+		}
+		b.pos, b.done, b.buf = p.pos, p.done, p.rows
+		for _, r := range p.rows {
+			if b.dedup != nil && !r.CreatedAt.Before(b.dedupFrom) {
+				b.dedup.add(r.ID)
+			}
+		}
+		if !b.done {
+			b.readAhead(ctx)
 		}
 		if len(b.buf) == 0 {
 			return nil, b.done, nil
@@ -128,7 +157,36 @@ func (b *backfill) next(ctx context.Context, max int) (rows []Row, done bool, er
 	return rows, false, err
 }
 
-// fetch reads the next page after pos into buf.
+// nextPage is the page after pos: the one read ahead, or read now when
+// there is none or its read failed (reading a position again is
+// harmless, and the error is then this call's, under this ctx).
+func (b *backfill) nextPage(ctx context.Context) (page, error) {
+	if a := b.ahead; a != nil {
+		b.ahead = nil
+		select {
+		case <-a.ready:
+			if a.err == nil {
+				return a.p, nil
+			}
+		case <-ctx.Done():
+			return page{}, ctx.Err()
+		}
+	}
+	return b.fetch(ctx, b.pos)
+}
+
+// readAhead starts reading the page after pos.
+func (b *backfill) readAhead(ctx context.Context) {
+	a := &pageRead{ready: make(chan struct{})}
+	b.ahead = a
+	go func(pos BackfillPosition) {
+		defer close(a.ready)
+		a.p, a.err = b.fetch(ctx, pos)
+	}(b.pos)
+}
+
+// fetch reads the page after pos. It touches no state of b but what
+// stays fixed during the backfill, so that it can run ahead.
 //
 // A page is read in two steps: the rest of the current createdAt group by
 // _id, then the following documents by createdAt. When the second step
@@ -136,26 +194,40 @@ func (b *backfill) next(ctx context.Context, max int) (rows []Row, done bool, er
 // member (ties come in index order, not _id order), so that group is left
 // for the next page, which reads it by _id; a group larger than a whole
 // page is read by _id from its start.
-func (b *backfill) fetch(ctx context.Context) error {
-	limit := b.cfg.BatchSize
-	if b.pos.Limit > 0 {
-		limit = int(min(int64(limit), b.pos.Limit-b.pos.Count))
+func (b *backfill) fetch(ctx context.Context, pos BackfillPosition) (page, error) {
+	f := fetcher{b: b, pos: pos}
+	err := f.fetch(ctx)
+	return page{pos: f.pos, done: f.done, rows: f.rows}, err
+}
+
+// fetcher reads one page from pos, moving pos past it.
+type fetcher struct {
+	b    *backfill
+	pos  BackfillPosition
+	done bool
+	rows []Row
+}
+
+func (f *fetcher) fetch(ctx context.Context) error {
+	limit := f.b.cfg.BatchSize
+	if f.pos.Limit > 0 {
+		limit = int(min(int64(limit), f.pos.Limit-f.pos.Count))
 	}
 	if limit <= 0 {
-		b.done = true
+		f.done = true
 		return nil
 	}
 	var page []doc
 	var ends []bool // ends[i]: page[i] is the last document of its createdAt group
 	inclusive := false
-	switch p := b.pos; {
+	switch p := f.pos; {
 	case p.After:
 	case p.ID.Type == 0:
 		inclusive = true
 	default:
-		g, err := b.h.group(ctx, p.CreatedAt, p.ID, limit)
+		g, err := f.b.h.group(ctx, p.CreatedAt, p.ID, limit)
 		if err != nil {
-			return b.failed(err)
+			return f.failed(err)
 		}
 		page = g
 		ends = make([]bool, len(g))
@@ -163,17 +235,17 @@ func (b *backfill) fetch(ctx context.Context) error {
 			if len(g) > 0 {
 				ends[len(g)-1] = true
 			} else {
-				b.pos.After, b.pos.ID = true, bson.RawValue{}
+				f.pos.After, f.pos.ID = true, bson.RawValue{}
 			}
 		} else {
-			b.emit(page, ends)
+			f.emit(page, ends)
 			return nil
 		}
 	}
 	rem := limit - len(page)
-	r, err := b.h.span(ctx, b.pos.CreatedAt, inclusive, b.pos.Until, rem)
+	r, err := f.b.h.span(ctx, f.pos.CreatedAt, inclusive, f.pos.Until, rem)
 	if err != nil {
-		return b.failed(err)
+		return f.failed(err)
 	}
 	full := len(r) == rem
 	if full {
@@ -181,12 +253,12 @@ func (b *backfill) fetch(ctx context.Context) error {
 		if r[0].createdAt.Equal(last) {
 			// One group fills the rest of the page.
 			if len(page) > 0 {
-				b.emit(page, ends)
+				f.emit(page, ends)
 				return nil
 			}
-			g, err := b.h.group(ctx, last, bson.RawValue{}, rem)
+			g, err := f.b.h.group(ctx, last, bson.RawValue{}, rem)
 			if err != nil {
-				return b.failed(err)
+				return f.failed(err)
 			}
 			ends = make([]bool, len(g))
 			if len(g) < rem {
@@ -194,11 +266,11 @@ func (b *backfill) fetch(ctx context.Context) error {
 					ends[len(g)-1] = true
 				} else {
 					// Gone since (the TTL index expires documents).
-					b.pos = BackfillPosition{Active: true, Until: b.pos.Until, CreatedAt: last, After: true,
-						Count: b.pos.Count, Limit: b.pos.Limit}
+					f.pos = BackfillPosition{Active: true, Until: f.pos.Until, CreatedAt: last, After: true,
+						Count: f.pos.Count, Limit: f.pos.Limit}
 				}
 			}
-			b.emit(g, ends)
+			f.emit(g, ends)
 			return nil
 		}
 		i := len(r)
@@ -217,39 +289,36 @@ func (b *backfill) fetch(ctx context.Context) error {
 		page = append(page, r[i])
 		ends = append(ends, i == len(r)-1 || !r[i+1].createdAt.Equal(r[i].createdAt))
 	}
-	b.done = !full
-	b.emit(page, ends)
+	f.done = !full
+	f.emit(page, ends)
 	return nil
 }
 
 // emit turns a page into rows, each with the position just after it.
 // Only now, with the whole page in hand, does the position move.
-func (b *backfill) emit(page []doc, ends []bool) {
+func (f *fetcher) emit(page []doc, ends []bool) {
 	rows := make([]Row, len(page))
 	for i, d := range page {
-		b.pos.Count++
-		b.pos.CreatedAt = d.createdAt
+		f.pos.Count++
+		f.pos.CreatedAt = d.createdAt
 		if ends[i] {
-			b.pos.ID, b.pos.After = bson.RawValue{}, true
+			f.pos.ID, f.pos.After = bson.RawValue{}, true
 		} else {
-			b.pos.ID, b.pos.After = d.id, false
+			f.pos.ID, f.pos.After = d.id, false
 		}
 		id := idString(d.id)
 		rows[i] = Row{
 			ID:        id,
 			CreatedAt: d.createdAt,
 			Document:  d.raw,
-			Token:     Token{ResumeToken: b.handover, CreatedAt: d.createdAt, Backfill: b.pos},
-		}
-		if b.dedup != nil && !d.createdAt.Before(b.dedupFrom) {
-			b.dedup.add(id)
+			Token:     Token{ResumeToken: f.b.handover, CreatedAt: d.createdAt, Backfill: f.pos},
 		}
 	}
-	b.buf = rows
+	f.rows = rows
 }
 
-func (b *backfill) failed(err error) error {
-	return fmt.Errorf("read backfill page after %s: %w", b.pos.CreatedAt.Format(time.RFC3339Nano), err)
+func (f *fetcher) failed(err error) error {
+	return fmt.Errorf("read backfill page after %s: %w", f.pos.CreatedAt.Format(time.RFC3339Nano), err)
 }
 
 // idString is a document's identity as Row.ID: the hex of an ObjectId,

@@ -342,3 +342,39 @@ func TestCompareIDs(t *testing.T) {
 		t.Error("idString")
 	}
 }
+
+// signalHistory tells of every page query as it starts.
+type signalHistory struct {
+	*memHistory
+	started chan struct{}
+}
+
+func (s signalHistory) span(ctx context.Context, from time.Time, inclusive bool, until time.Time, limit int) ([]doc, error) {
+	s.started <- struct{}{}
+	return s.memHistory.span(ctx, from, inclusive, until, limit)
+}
+
+// TestBackfillReadsAhead: while the rows of one page are handed out, the
+// next page is read, and the rows still come once each, in order.
+func TestBackfillReadsAhead(t *testing.T) {
+	h := randomHistory(rand.New(rand.NewPCG(3, 3)), 100, 1)
+	want := wantIDs(h.sorted())
+	p := plan(t, h, time.Time{}, 0)
+	sh := signalHistory{memHistory: h, started: make(chan struct{}, 100)}
+	b := newTestBackfill(sh, 10, p)
+	rows, done, err := b.next(context.Background(), 3)
+	if err != nil || done || len(rows) != 3 {
+		t.Fatalf("first rows: %d, %v, %v", len(rows), done, err)
+	}
+	for i := range 2 { // the first page's query, then the next page's
+		select {
+		case <-sh.started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("query %d of 2 never started: the next page is not read ahead", i+1)
+		}
+	}
+	rest := drain(t, b, 7)
+	if got := append(rowIDs(rows), rowIDs(rest)...); !slices.Equal(got, want) {
+		t.Fatalf("got %d rows, want %d in order", len(got), len(want))
+	}
+}
