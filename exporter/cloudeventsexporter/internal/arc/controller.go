@@ -73,6 +73,15 @@ const slowStartExit = 1.5
 // slow window, short enough to follow a sink that slowed down.
 const rateWindows = 10
 
+// ceilingQueue is how many requests past the bandwidth-delay product the
+// limit may grow to. Measured: with 2 (Vegas's alpha), the seed's Flask
+// sink, whose round trip rises with every request but whose rate does too
+// (threads overlapping under the GIL), stayed at 2 in flight and drained
+// 1.15× slower than a fixed 10; with 3 it gets 3, and Python's
+// single-threaded http.server (3.3 × its unloaded round trip, 3 more) at
+// most 6, what its listen queue (backlog 5) holds beside the one served.
+const ceilingQueue = 3
+
 // rateTurns is how many answers per slot of the current limit a window
 // must have for its delivery rate to bound slow start: a window of one
 // round trip (a far sink) is answered mostly by requests admitted under
@@ -225,8 +234,8 @@ func (c *Controller) closeWindow(now time.Time) {
 			c.slowStart = false // the round-trip time begins to rise
 		}
 		// Beyond the bandwidth-delay product, a request only waits at the
-		// sink: minQueue of them keep it busy and probe for more.
-		ceiling := c.bdp() + minQueue
+		// sink: a few keep it busy and probe for more.
+		ceiling := c.bdp() + ceilingQueue
 		switch {
 		case c.slowStart && c.winN >= rateTurns*c.Limit():
 			// Every slot turned over several times in the window: its

@@ -12,13 +12,20 @@ type Limiter struct {
 	mu       sync.Mutex
 	ctl      *Controller
 	inFlight int
-	waiters  []chan struct{}
+	waiters  []*waiter
 	now      func() time.Time
 }
 
 // NewLimiter returns a limiter with a controller of cfg.
 func NewLimiter(cfg Config) *Limiter {
 	return &Limiter{ctl: NewController(cfg, time.Now()), now: time.Now}
+}
+
+// waiter is a request waiting for a slot; grant sets epoch, then closes
+// ready.
+type waiter struct {
+	ready chan struct{}
+	epoch uint64
 }
 
 // Ticket is a slot held by one request; Release gives it back.
@@ -39,19 +46,19 @@ func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 		l.mu.Unlock()
 		return t, nil
 	}
-	ch := make(chan struct{})
-	l.waiters = append(l.waiters, ch)
+	w := &waiter{ready: make(chan struct{})}
+	l.waiters = append(l.waiters, w)
 	l.ctl.Full()
 	l.mu.Unlock()
 
 	select {
-	case <-ch:
-		return l.ticket(), nil
+	case <-w.ready:
+		return Ticket{epoch: w.epoch}, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
-	for i, w := range l.waiters {
-		if w == ch {
+	for i, o := range l.waiters {
+		if o == w {
 			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
 			l.mu.Unlock()
 			return Ticket{}, ctx.Err()
@@ -62,13 +69,6 @@ func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 	l.grant()
 	l.mu.Unlock()
 	return Ticket{}, ctx.Err()
-}
-
-// ticket is a granted waiter's: its epoch is the one it starts in.
-func (l *Limiter) ticket() Ticket {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return Ticket{epoch: l.ctl.Epoch()}
 }
 
 // Release frees the slot of request t that took rtt and ended with o.
@@ -82,7 +82,8 @@ func (l *Limiter) Release(t Ticket, rtt time.Duration, o Outcome) {
 
 func (l *Limiter) grant() {
 	for len(l.waiters) > 0 && l.inFlight < l.ctl.Limit() {
-		close(l.waiters[0])
+		l.waiters[0].epoch = l.ctl.Epoch()
+		close(l.waiters[0].ready)
 		l.waiters[0] = nil
 		l.waiters = l.waiters[1:]
 		l.inFlight++
