@@ -4,8 +4,8 @@
 // multiplicative decrease on back-pressure and rising round-trip time),
 // with TCP's slow start so that a far sink is filled in a few round trips,
 // and BBR's bandwidth-delay product as a ceiling: more requests in flight
-// than the sink's best rate × its unloaded round-trip time (plus Vegas's
-// small queue) only wait at the sink, in a listen queue a small sink may
+// than the sink's best rate × its unloaded round-trip time (plus a small
+// queue, ceilingQueue) only wait at the sink, in a listen queue a small sink may
 // not have room for.
 //
 // Controller is the algorithm, fed outcomes and times by its caller, so
