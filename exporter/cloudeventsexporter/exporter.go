@@ -96,7 +96,6 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 	}
 	e.status = health.New(componenttel.Exporter(set))
 	e.health = newSinkHealth(e.status, cfg.Health.FailingAfter)
-	e.workers = newWorkers(max(cfg.Concurrency, 1), workerIdle, e.runJob)
 	e.bodyLimits = make([]atomic.Int64, len(e.endpoints))
 	// The batching encodings keep at most num_consumers bodies in flight,
 	// each one large: the limit is for the one-event-per-request ones.
@@ -107,6 +106,11 @@ func newExporter(cfg *Config, set exporter.Settings) (*ceExporter, error) {
 			RTTTolerance: a.RTTTolerance, DecreaseRatio: a.DecreaseRatio, MinWindow: arcMinWindow,
 		})
 	}
+	var admit func(context.Context) (arc.Ticket, error)
+	if e.limiter != nil {
+		admit = e.limiter.Acquire
+	}
+	e.workers = newWorkers(max(cfg.Concurrency, 1), workerIdle, e.runJob, admit)
 	for _, ep := range e.endpoints {
 		u, err := url.Parse(ep)
 		if err != nil {

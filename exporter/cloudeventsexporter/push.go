@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
 	"github.com/courier-otel/courier/pkg/cloudevent"
 )
 
@@ -40,14 +41,15 @@ func (e *ceExporter) pushEach(ctx context.Context, refs []eventRef, p *push) {
 
 // runJob is what a worker does with a job.
 func (e *ceExporter) runJob(j sendJob) {
-	e.sendEvent(j.ctx, j.ref, j.p)
+	e.sendEvent(j.ctx, j.ref, j.p, j.slot)
 	j.wg.Done()
 }
 
-// sendEvent encodes and delivers one event. Its body is a fresh buffer
-// (sized from the previous event), not a pooled one: it goes to net/http as
-// a *bytes.Reader, which sends headers and body in one write.
-func (e *ceExporter) sendEvent(ctx context.Context, ref eventRef, p *push) {
+// sendEvent encodes and delivers one event, with slot (when held) for its
+// first attempt. Its body is a fresh buffer (sized from the previous
+// event), not a pooled one: it goes to net/http as a *bytes.Reader, which
+// sends headers and body in one write.
+func (e *ceExporter) sendEvent(ctx context.Context, ref eventRef, p *push, slot arc.Ticket) {
 	body := make([]byte, 0, e.sizeHint.Load())
 	var hdr http.Header
 	var err error
@@ -69,12 +71,14 @@ func (e *ceExporter) sendEvent(ctx context.Context, ref eventRef, p *push) {
 	}
 	switch {
 	case err != nil:
+		e.limiter.Release(slot, arc.Sample{Outcome: arc.Unknown})
 		p.fail(ref, reasonOf(err), 0, "", err.Error())
 	case size > e.cfg.MaxEventSize:
+		e.limiter.Release(slot, arc.Sample{Outcome: arc.Unknown})
 		p.fail(ref, string(cloudevent.ReasonTooLarge), 0, "",
 			fmt.Sprintf("encoded event of %d bytes is over max_event_size (%d)", size, e.cfg.MaxEventSize))
 	default:
-		p.apply1(e.deliver(ctx, &bodySource{b: body}, hdr, 1), ref)
+		p.apply1(e.deliver(ctx, &bodySource{b: body}, hdr, 1, slot), ref)
 	}
 }
 
@@ -143,7 +147,7 @@ func (e *ceExporter) pushBatches(ctx context.Context, refs []eventRef, p *push) 
 // endpoint's packing limit drops to half the refused size so that the next
 // bodies fit; an event refused alone is dead-lettered as too_large.
 func (e *ceExporter) sendBody(ctx context.Context, src *bodySource, refs []eventRef, p *push) {
-	out := e.deliver(ctx, src, nil, len(refs))
+	out := e.deliver(ctx, src, nil, len(refs), arc.Ticket{})
 	if out.kind != failed || out.status != http.StatusRequestEntityTooLarge || len(refs) < 2 {
 		p.apply(out, refs)
 		return

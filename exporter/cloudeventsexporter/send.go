@@ -55,23 +55,23 @@ type outcome struct {
 // a handful of answers.
 const arcMinWindow = 10 * time.Millisecond
 
-// arcOutcome is what an attempt tells the adaptive limit: 429, 503, 408, 504
+// arcSample is what an attempt tells the adaptive limit: 429, 503, 408, 504
 // and network errors (refused, reset, timeouts) mean the sink is
 // overwhelmed; any other answer is a round-trip time sample; a cancelled
 // attempt, or one that never reached the sink (no token in time), says
 // nothing about it.
-func arcOutcome(ctx context.Context, res attemptResult) arc.Outcome {
+func arcSample(ctx context.Context, res attemptResult) arc.Sample {
+	s := arc.Sample{RTT: res.sinkTook, Outcome: arc.Answered, Closed: res.closed}
 	switch {
 	case ctx.Err() != nil, !res.reachedSink:
-		return arc.Unknown
+		s.Outcome = arc.Unknown
 	case res.class == classNetwork:
-		return arc.Backpressure
+		s.Outcome = arc.Backpressure
+	case res.status == http.StatusTooManyRequests, res.status == http.StatusServiceUnavailable,
+		res.status == http.StatusRequestTimeout, res.status == http.StatusGatewayTimeout:
+		s.Outcome = arc.Backpressure
 	}
-	switch res.status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusRequestTimeout, http.StatusGatewayTimeout:
-		return arc.Backpressure
-	}
-	return arc.Answered
+	return s
 }
 
 // attemptResult is the answer to one HTTP request.
@@ -87,6 +87,7 @@ type attemptResult struct {
 	// when it never did. The adaptive limit sees only the sink's time.
 	sinkTook    time.Duration
 	reachedSink bool
+	closed      bool // the sink closed the connection after its answer
 	err         error
 	resp        *http.Response // auth: the answer, to find the token it used (body closed)
 }
@@ -102,7 +103,8 @@ const (
 
 // deliver sends one body until the endpoint accepts it, the failure is
 // permanent, the retries are used up, or shutdown interrupts. events is the
-// number of events in the body, for metrics.
+// number of events in the body, for metrics; slot, when held, is the
+// adaptive limit's slot for the first attempt, taken by the caller.
 //
 // Retry semantics (README "Retries and failover"):
 //   - network errors, 408, 429 and 5xx are retried; a retry waits
@@ -122,7 +124,7 @@ const (
 //   - after stop, a body still gets its first attempt (so a clean shutdown
 //     of a memory queue flushes it) unless an attempt after stop has already
 //     failed; it never gets a retry.
-func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Header, events int) outcome {
+func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Header, events int, slot arc.Ticket) outcome {
 	rc := &e.cfg.RetryConfig
 	first := time.Now()
 	ep := int(e.active.Load())
@@ -133,19 +135,18 @@ func (e *ceExporter) deliver(ctx context.Context, src *bodySource, hdr http.Head
 	)
 	for {
 		if (retries > 0 || e.drainFailed.Load()) && e.stopped() {
+			e.limiter.Release(slot, arc.Sample{Outcome: arc.Unknown}) // not attempted
 			return e.interrupted(ep, last, errors.New("shutdown"))
 		}
-		var slot arc.Ticket
-		if e.limiter != nil {
+		if e.limiter != nil && !slot.Held() {
 			var err error
 			if slot, err = e.limiter.Acquire(ctx); err != nil {
 				return e.interrupted(ep, last, err)
 			}
 		}
 		res := e.attempt(ctx, ep, src, hdr)
-		if e.limiter != nil {
-			e.limiter.Release(slot, res.sinkTook, arcOutcome(ctx, res))
-		}
+		e.limiter.Release(slot, arcSample(ctx, res))
+		slot = arc.Ticket{}
 		last = res
 		e.health.attempted(res, e.redacted[ep])
 		if res.kind == attemptOK {
@@ -357,7 +358,7 @@ func (e *ceExporter) attempt(ctx context.Context, ep int, src *bodySource, hdr h
 		e.tel.request(ctx, ep, res.class, res.took.Seconds())
 		return res
 	}
-	res.status = resp.StatusCode
+	res.status, res.closed = resp.StatusCode, resp.Close
 	res.class = statusClass(resp.StatusCode)
 	e.tel.request(ctx, ep, res.class, res.took.Seconds())
 

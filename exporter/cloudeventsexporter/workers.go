@@ -4,14 +4,17 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
 )
 
 // sendJob is one event to send, and where its outcome goes.
 type sendJob struct {
-	ctx context.Context
-	ref eventRef
-	p   *push
-	wg  *sync.WaitGroup // Done when the event is settled
+	ctx  context.Context
+	ref  eventRef
+	p    *push
+	wg   *sync.WaitGroup // Done when the event is settled
+	slot arc.Ticket      // the adaptive limit's slot for its first attempt
 }
 
 // workers runs the one-event-per-request sends: at most max at a time
@@ -19,22 +22,30 @@ type sendJob struct {
 // events. A goroutine per event would cost more than the request itself
 // on a fast sink: each new goroutine grows its stack through the HTTP
 // client's deep call chain.
+//
+// With an adaptive limit (admit), a send reaches a worker only once it has
+// a slot for its first attempt: the sender waits, not a worker, so that
+// about as many workers run as the limit allows, as in fixed mode. Parking
+// hundreds of workers in the limiter cost a goroutine switch more per
+// request, 5–10 % of a loopback sink's events/s.
 type workers struct {
-	run  func(sendJob)
-	sem  chan struct{} // admission: one token per send in progress
-	jobs chan sendJob  // hands a send to an idle worker
-	quit chan struct{} // closed by stop
-	idle time.Duration // an idle worker exits after this
-	wg   sync.WaitGroup
+	run   func(sendJob)
+	admit func(context.Context) (arc.Ticket, error) // nil: no adaptive limit
+	sem   chan struct{}                             // one token per send in progress
+	jobs  chan sendJob                              // hands a send to an idle worker
+	quit  chan struct{}                             // closed by stop
+	idle  time.Duration                             // an idle worker exits after this
+	wg    sync.WaitGroup
 }
 
-func newWorkers(max int, idle time.Duration, run func(sendJob)) *workers {
+func newWorkers(max int, idle time.Duration, run func(sendJob), admit func(context.Context) (arc.Ticket, error)) *workers {
 	return &workers{
-		run:  run,
-		sem:  make(chan struct{}, max),
-		jobs: make(chan sendJob),
-		quit: make(chan struct{}),
-		idle: idle,
+		run:   run,
+		admit: admit,
+		sem:   make(chan struct{}, max),
+		jobs:  make(chan sendJob),
+		quit:  make(chan struct{}),
+		idle:  idle,
 	}
 }
 
@@ -45,6 +56,13 @@ func (w *workers) submit(ctx context.Context, j sendJob) bool {
 	case w.sem <- struct{}{}:
 	case <-ctx.Done():
 		return false
+	}
+	if w.admit != nil {
+		var err error
+		if j.slot, err = w.admit(ctx); err != nil {
+			<-w.sem
+			return false
+		}
 	}
 	// The semaphore, not this hand-over, bounds the sends: with no worker
 	// waiting, start one.

@@ -270,6 +270,7 @@ var Paths = []Path{
 			}, Bound: atLeast(0.9, "≥ 90 % of fixed 512")},
 			{What: "fast loopback sink, adaptive, events/s", Figure: Metric{exporter, arc + "fast-sink/adaptive", "events/s"}},
 			{What: "fast loopback sink, fixed 512, events/s", Figure: Metric{exporter, arc + "fast-sink/fixed=512", "events/s"}},
+			{What: "fast loopback sink, fixed 8, events/s", Figure: Metric{exporter, arc + "fast-sink/fixed=8", "events/s"}},
 			{What: "sink slowing down (256 → 32 handlers of 200 ms): limit after ÷ limit before", Figure: Ratio{
 				Metric{exporter, arc + "slowing-sink/adaptive", "limit-after"},
 				Metric{exporter, arc + "slowing-sink/adaptive", "limit-before"},

@@ -13,8 +13,9 @@ func testConfig(maxLimit int) Config {
 // flight (the exporter has more to send), each taking rtt(limit), and the
 // clock moves on by that round-trip time.
 type sim struct {
-	c   *Controller
-	now time.Time
+	c      *Controller
+	now    time.Time
+	closed bool // the sink closes each connection after its answer
 }
 
 func newSim(cfg Config) *sim {
@@ -31,7 +32,7 @@ func (s *sim) round(rtt func(inFlight int) time.Duration, o Outcome) {
 	for i := range n {
 		s.now = start.Add(d * time.Duration(i+1) / time.Duration(n))
 		s.c.Full()
-		s.c.Observe(s.now, d, o, epoch)
+		s.c.Observe(s.now, Sample{RTT: d, Outcome: o, Closed: s.closed}, epoch)
 	}
 }
 
@@ -111,7 +112,13 @@ func TestBackpressureDecreasesThenAdditiveIncrease(t *testing.T) {
 	if got := s.c.Limit(); got != 57 { // 64 × 0.9 = 57.6
 		t.Fatalf("limit %d after back-pressure, want 57", got)
 	}
-	// Out of slow start: +1 per window.
+	// Out of slow start: +1 per window, once a delivery rate is measured
+	// that allows it (rateSpan: two windows of 20 ms; slow start's were at
+	// half the limit).
+	s.round(fixedLatency(20*time.Millisecond), Answered)
+	if got := s.c.Limit(); got != 57 {
+		t.Fatalf("limit %d before a rate at 57 is measured, want 57", got)
+	}
 	for want := 58; want < 62; want++ {
 		s.round(fixedLatency(20*time.Millisecond), Answered)
 		if got := s.c.Limit(); got != want {
@@ -132,7 +139,7 @@ func TestUnusedLimitDoesNotGrow(t *testing.T) {
 	now := s.now
 	for range 50 {
 		now = now.Add(20 * time.Millisecond)
-		s.c.Observe(now, 20*time.Millisecond, Answered, s.c.Epoch()) // never Full
+		s.c.Observe(now, Sample{RTT: 20 * time.Millisecond, Outcome: Answered}, s.c.Epoch()) // never Full
 	}
 	if got := s.c.Limit(); got != 1 {
 		t.Fatalf("limit %d, want 1: a limit that is not reached must not grow", got)
@@ -149,11 +156,11 @@ func TestWindowOfOneRTT(t *testing.T) {
 	// Answers within one RTT of the window's start do not close it.
 	at := s.now.Add(50 * time.Millisecond)
 	s.c.Full()
-	s.c.Observe(at, 100*time.Millisecond, Answered, s.c.Epoch())
+	s.c.Observe(at, Sample{RTT: 100 * time.Millisecond, Outcome: Answered}, s.c.Epoch())
 	if s.c.Limit() != 2 {
 		t.Fatalf("limit %d changed before the window ended", s.c.Limit())
 	}
-	s.c.Observe(at.Add(50*time.Millisecond), 100*time.Millisecond, Answered, s.c.Epoch())
+	s.c.Observe(at.Add(50*time.Millisecond), Sample{RTT: 100 * time.Millisecond, Outcome: Answered}, s.c.Epoch())
 	if s.c.Limit() != 4 {
 		t.Fatalf("limit %d after a window of one RTT, want 4", s.c.Limit())
 	}
@@ -253,15 +260,18 @@ func TestInitialAndMaxBounds(t *testing.T) {
 	}
 }
 
-// TestSmallSinkWithinItsListenQueue: a single-threaded sink whose answer
-// takes 0.5 ms when idle but only 0.15 ms of its time (the rest is the
-// round trip through the kernel and the client, which overlap): it is
-// busy from about 3.3 requests in flight, and each one more waits in its
-// listen queue. Python's http.server has a backlog of 5, so more than 6 in
-// flight overflow it. The bandwidth-delay product (6,667/s × 0.5 ms =
-// 3.3, + 3) holds it at 6 at most, from slow start on.
+// TestSmallSinkWithinItsListenQueue: a single-threaded sink that closes
+// each connection after its answer, whose answer takes 0.5 ms when idle
+// but only 0.15 ms of its time (the rest is the round trip through the
+// kernel and the client, which overlap): it is busy from about 3.3
+// requests in flight, and each one more waits in its listen queue.
+// Python's http.server has a backlog of 5, so more than 6 in flight
+// overflow it. The bandwidth-delay product (6,667/s × 0.5 ms = 3.3, + 3)
+// holds it at 6 at most, from slow start on; closing its connections, it
+// gets no queueAllowance.
 func TestSmallSinkWithinItsListenQueue(t *testing.T) {
 	s := newSim(testConfig(512))
+	s.closed = true
 	sink := func(n int) time.Duration {
 		return max(500*time.Microsecond, time.Duration(n)*150*time.Microsecond)
 	}
@@ -287,9 +297,53 @@ func TestBackpressureOfOldRequestsCountsOnce(t *testing.T) {
 	// The rest of the old requests' answers, all 503, over two windows.
 	for i := range 40 {
 		s.now = s.now.Add(time.Millisecond)
-		s.c.Observe(s.now, 20*time.Millisecond, Backpressure, old)
+		s.c.Observe(s.now, Sample{RTT: 20 * time.Millisecond, Outcome: Backpressure}, old)
 		if got := s.c.Limit(); got != 57 {
 			t.Fatalf("answer %d: limit %d, want 57: the decrease answered them", i, got)
+		}
+	}
+}
+
+// TestLoopbackSinkKeepsABatchInFlight: a sink that keeps its connections
+// and shares the machine's cores with the exporter, 50 µs unloaded, each
+// request in flight 40 µs more (25,000/s at most). Its round-trip time
+// doubles from 3 in flight, but a queue of a few hundred microseconds
+// costs nothing and is how client and sink batch their work: the limit
+// keeps about 8 (queueAllowance), not the 3 of the bandwidth-delay
+// product + ceilingQueue. Closing its connections, it gets only those.
+func TestLoopbackSinkKeepsABatchInFlight(t *testing.T) {
+	sink := func(n int) time.Duration { return max(50*time.Microsecond, time.Duration(n)*40*time.Microsecond) }
+	s := newSim(testConfig(512))
+	s.rounds(2000, sink)
+	checkBand(t, "keep-alive", s, sink, 5, 11)
+
+	s = newSim(testConfig(512))
+	s.closed = true
+	s.rounds(2000, sink)
+	checkBand(t, "closing", s, sink, 1, 4)
+}
+
+// TestUnevenSinkWithinItsListenQueue: a single-threaded sink that closes
+// its connections and shares its core with another process, so that its
+// own time per request is 0.1 ms for 20 ms, then 0.2 ms for 20 ms (0.5 ms
+// round trip when idle). A window of 10 ms sees it answer 10,000/s or
+// 5,000/s: a bandwidth-delay product from the best window (5 + 3) let
+// the limit reach 8, past its listen queue of 5; the rate measured over
+// rateSpan windows (7,400/s: 3.7 + 3) keeps it at 6 at most.
+func TestUnevenSinkWithinItsListenQueue(t *testing.T) {
+	s := newSim(testConfig(512))
+	s.closed = true
+	sink := func(n int) time.Duration {
+		own := 100 * time.Microsecond
+		if s.now.UnixNano()/int64(20*time.Millisecond)%2 == 1 {
+			own = 200 * time.Microsecond
+		}
+		return max(500*time.Microsecond, time.Duration(n)*own)
+	}
+	for i := range 5000 {
+		s.round(sink, Answered)
+		if l := s.c.Limit(); l > 6 {
+			t.Fatalf("round %d: limit %d, more than the sink's listen queue holds", i, l)
 		}
 	}
 }

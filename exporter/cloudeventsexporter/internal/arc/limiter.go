@@ -28,10 +28,15 @@ type waiter struct {
 	epoch uint64
 }
 
-// Ticket is a slot held by one request; Release gives it back.
+// Ticket is a slot held by one request; Release gives it back. The zero
+// Ticket holds none.
 type Ticket struct {
 	epoch uint64 // the controller's epoch at admission
+	held  bool
 }
+
+// Held reports whether t holds a slot.
+func (t Ticket) Held() bool { return t.held }
 
 // Acquire waits for a slot. It returns ctx's error, holding no slot, when
 // ctx ends first.
@@ -42,7 +47,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 		if l.inFlight >= l.ctl.Limit() {
 			l.ctl.Full()
 		}
-		t := Ticket{epoch: l.ctl.Epoch()}
+		t := Ticket{epoch: l.ctl.Epoch(), held: true}
 		l.mu.Unlock()
 		return t, nil
 	}
@@ -53,7 +58,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 
 	select {
 	case <-w.ready:
-		return Ticket{epoch: w.epoch}, nil
+		return Ticket{epoch: w.epoch, held: true}, nil
 	case <-ctx.Done():
 	}
 	l.mu.Lock()
@@ -71,11 +76,16 @@ func (l *Limiter) Acquire(ctx context.Context) (Ticket, error) {
 	return Ticket{}, ctx.Err()
 }
 
-// Release frees the slot of request t that took rtt and ended with o.
-func (l *Limiter) Release(t Ticket, rtt time.Duration, o Outcome) {
+// Release frees the slot of request t, which tells s. A
+// Ticket that holds none is ignored, by a nil Limiter too (no adaptive
+// limit), so that callers need not check.
+func (l *Limiter) Release(t Ticket, s Sample) {
+	if !t.held {
+		return
+	}
 	l.mu.Lock()
 	l.inFlight--
-	l.ctl.Observe(l.now(), rtt, o, t.epoch)
+	l.ctl.Observe(l.now(), s, t.epoch)
 	l.grant()
 	l.mu.Unlock()
 }

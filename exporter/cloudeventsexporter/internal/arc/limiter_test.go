@@ -32,7 +32,7 @@ func TestLimiterBoundsAndHandsOverInOrder(t *testing.T) {
 	case <-time.After(20 * time.Millisecond):
 	}
 	for want := range 3 {
-		l.Release(held[0], time.Millisecond, Answered)
+		l.Release(held[0], Sample{RTT: time.Millisecond, Outcome: Answered})
 		if i := <-got; i != want {
 			t.Fatalf("admitted waiter %d, want %d (first come, first served)", i, want)
 		}
@@ -53,7 +53,7 @@ func TestLimiterAcquireCancelled(t *testing.T) {
 	if _, err := l.Acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Acquire: %v, want the context's error", err)
 	}
-	l.Release(tk, 0, Unknown)
+	l.Release(tk, Sample{Outcome: Unknown})
 	if s := l.Stats(); s.InFlight != 0 || len(l.waiters) != 0 {
 		t.Fatalf("stats %+v, %d waiters: a cancelled wait must hold nothing", s, len(l.waiters))
 	}
