@@ -302,8 +302,8 @@ func (c *Controller) closeWindow(now time.Time) {
 	c.winStart, c.winSum, c.winN, c.winAll, c.winClosed, c.winPress, c.winFull = now, 0, 0, 0, 0, false, false
 }
 
-// bdp is the bandwidth-delay product: the best delivery rate of the last
-// windows times delay, the unloaded round-trip time (plus a queue
+// bdp is the bandwidth-delay product: the best of the last rateSamples
+// delivery rates times delay, the unloaded round-trip time (plus the queue
 // allowed), the requests in flight that keep the sink busy.
 func (c *Controller) bdp(delay time.Duration) float64 {
 	best := 0.0
