@@ -25,9 +25,9 @@ type sendJob struct {
 //
 // With an adaptive limit (admit), a send reaches a worker only once it has
 // a slot for its first attempt: the sender waits, not a worker, so that
-// about as many workers run as the limit allows, as in fixed mode. Parking
-// hundreds of workers in the limiter cost a goroutine switch more per
-// request, 5–10 % of a loopback sink's events/s.
+// about as many workers run as the limit allows, as in fixed mode, and not
+// concurrency of them, each holding its encoded event and stack while it
+// waits for a slot.
 type workers struct {
 	run   func(sendJob)
 	admit func(context.Context) (arc.Ticket, error) // nil: no adaptive limit
