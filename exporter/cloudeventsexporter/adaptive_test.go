@@ -1,6 +1,8 @@
 package cloudeventsexporter
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -10,7 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/arc"
+	"github.com/courier-otel/courier/exporter/cloudeventsexporter/internal/metadata"
 )
 
 // gauge reads an int64 or float64 gauge of the exporter; ok is false when
@@ -169,5 +176,33 @@ func TestAdaptiveConcurrencyIgnoresTokenWait(t *testing.T) {
 		v, ok := exp.gauge(t, name)
 		require.True(t, ok, name)
 		assert.Less(t, v, 0.1, "%s (s) counts the 200 ms token wait", name)
+	}
+}
+
+// TestArcSampleSeesConnectionClose: the adaptive limit learns from each
+// answer whether the sink closed the connection (HTTP/1.0 without
+// keep-alive, or Connection: close, as Python's http.server and Werkzeug
+// answer), which decides whether its ceiling allows a queue at the sink.
+func TestArcSampleSeesConnectionClose(t *testing.T) {
+	for _, closes := range []bool{false, true} {
+		t.Run(fmt.Sprintf("closes=%v", closes), func(t *testing.T) {
+			s := newSink(t, func(w http.ResponseWriter, _ int, _ sinkRequest) {
+				if closes {
+					w.Header().Set("Connection", "close")
+				}
+				w.WriteHeader(http.StatusAccepted)
+			})
+			e, err := newExporter(testConfig(s.URL), exportertest.NewNopSettings(metadata.Type))
+			require.NoError(t, err)
+			require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+			t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+			for range 2 {
+				res := e.attempt(context.Background(), 0, &bodySource{b: []byte(`{"id":"a"}`)}, nil)
+				got := arcSample(context.Background(), res)
+				assert.Equal(t, arc.Answered, got.Outcome)
+				assert.Equal(t, closes, got.Closed)
+				assert.Positive(t, got.RTT)
+			}
+		})
 	}
 }
