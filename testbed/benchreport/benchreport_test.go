@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 	require.NotNil(t, b, "found by a suffix of its import path, without the GOMAXPROCS suffix")
 	assert.Equal(t, modulePath+"/testbed/e2e", b.Pkg)
 	assert.Equal(t, 3, b.Runs)
-	assert.Equal(t, []string{"ns/op", "cpu-µs/event", "events/s", "peak-RSS-MiB", "B/op", "allocs/op"}, b.Units)
+	assert.Equal(t, []string{"ns/op", "cpu-µs/event", "events/s", "peak-RSS-MiB", "peak-anon-RSS-MiB", "B/op", "allocs/op"}, b.Units)
 	assert.Equal(t, []float64{91329, 88100, 90200}, b.Values["events/s"])
 	assert.Nil(t, r.Lookup("e2e/other", "BenchmarkOmniversePipeline/courier"))
 	assert.Nil(t, r.Lookup("pkg/cloudevent", "BenchmarkOmniversePipeline/courier"))
@@ -189,6 +189,7 @@ func TestFormat(t *testing.T) {
 		{36.1e9, "ns/op", "36.1 s/op"},
 		{1994, "B/op", "1.95 KiB/op"},
 		{94.96, "peak-RSS-MiB", "95 MiB"},
+		{56.24, "peak-anon-RSS-MiB", "56.2 MiB"},
 		{12_000, "peak-RSS-MiB", "12000 MiB"},
 		{0, "cpu-ms/min", "0 ms CPU/min"},
 	} {

@@ -35,8 +35,8 @@ func formatValue(v float64, unit string) string {
 
 var (
 	// A unit that says what it measures before the unit itself, as
-	// p99-ms, peak-RSS-MiB or exporter-events/s.
-	qualifiedUnit = regexp.MustCompile(`^(?:p\d+(?:\.\d+)?|max|min|mean|(?:agent-|gateway-)?peak-RSS|exporter|raw|second-half)-(.+)$`)
+	// p99-ms, peak-RSS-MiB, peak-anon-RSS-MiB or exporter-events/s.
+	qualifiedUnit = regexp.MustCompile(`^(?:p\d+(?:\.\d+)?|max|min|mean|(?:agent-|gateway-)?peak-(?:anon-)?RSS|exporter|raw|second-half)-(.+)$`)
 	// CPU time per something, as cpu-µs/event or gateway-cpu-µs/event.
 	cpuUnit = regexp.MustCompile(`^(?:agent-|gateway-)?cpu-([^/]+)/(.+)$`)
 )
