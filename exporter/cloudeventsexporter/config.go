@@ -114,7 +114,8 @@ type AdaptiveConfig struct {
 	// InitialLimit is the limit at start, at most concurrency.
 	InitialLimit int `mapstructure:"initial_limit"`
 	// RTTTolerance: the limit decreases when the mean round-trip time of a
-	// window exceeds the unloaded round-trip time × rtt_tolerance.
+	// window exceeds the unloaded round-trip time × rtt_tolerance (and the
+	// unloaded one + 250 µs).
 	RTTTolerance float64 `mapstructure:"rtt_tolerance"`
 	// DecreaseRatio multiplies the limit after a window with 429, 503,
 	// 408, 504, a timeout or a connection error.

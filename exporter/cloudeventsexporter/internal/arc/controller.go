@@ -48,7 +48,8 @@ type Config struct {
 	// Initial is the limit to start with.
 	Initial int
 	// RTTTolerance: a window whose mean round-trip time is more than
-	// RTTTolerance × the baseline means requests queue at the sink.
+	// RTTTolerance × the baseline (and the baseline + queueAllowance)
+	// means requests queue at the sink.
 	RTTTolerance float64
 	// DecreaseRatio multiplies the limit on back-pressure, and bounds the
 	// decrease on a rising round-trip time from above.
