@@ -195,17 +195,15 @@ func (b *backfill) readAhead(ctx context.Context) {
 // for the next page, which reads it by _id; a group larger than a whole
 // page is read by _id from its start.
 func (b *backfill) fetch(ctx context.Context, pos BackfillPosition) (page, error) {
-	f := fetcher{b: b, pos: pos}
+	f := fetcher{b: b, page: page{pos: pos}}
 	err := f.fetch(ctx)
-	return page{pos: f.pos, done: f.done, rows: f.rows}, err
+	return f.page, err
 }
 
 // fetcher reads one page from pos, moving pos past it.
 type fetcher struct {
-	b    *backfill
-	pos  BackfillPosition
-	done bool
-	rows []Row
+	b *backfill
+	page
 }
 
 func (f *fetcher) fetch(ctx context.Context) error {
